@@ -1,0 +1,159 @@
+/*
+ * fsdfs nginx module: types shared by its files.
+ *
+ * One file per concern: ngx_http_fsdfs_module.c (directives, init),
+ * _read.c (GET/HEAD path), _redis.c (hiredis in nginx's event loop),
+ * _cache.c (shared-memory lookup cache), _nodes.c (membership,
+ * heartbeat, node table), _status.c (status endpoint).
+ */
+
+#ifndef _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_
+#define _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+#include "fsdfs_record.h"
+#include "fsdfs_keys.h"
+
+
+#define NGX_HTTP_FSDFS_VERSION      "0.2.0"
+#define NGX_HTTP_FSDFS_MAX_NODES    1024
+#define NGX_HTTP_FSDFS_URL_MAX      128
+#define NGX_HTTP_FSDFS_NAME_MAX     32
+#define NGX_HTTP_FSDFS_MAX_HOPS     2
+
+#define NGX_HTTP_FSDFS_MISS_REDIRECT  0
+#define NGX_HTTP_FSDFS_MISS_PROXY     1
+
+
+/* One entry of the node table as every worker sees it. */
+typedef struct {
+    ngx_uint_t                  id;
+    ngx_uint_t                  load;
+    unsigned                    alive:1;
+    unsigned                    active:1;
+    size_t                      url_len;
+    u_char                      url[NGX_HTTP_FSDFS_URL_MAX];
+} ngx_http_fsdfs_node_t;
+
+
+/* Counters shown by fsdfs_status; updated with atomic adds. */
+typedef struct {
+    ngx_atomic_t                local;
+    ngx_atomic_t                redirects;
+    ngx_atomic_t                proxied;
+    ngx_atomic_t                not_found;
+    ngx_atomic_t                unavailable;
+    ngx_atomic_t                rejected;
+    ngx_atomic_t                cache_hits;
+    ngx_atomic_t                cache_stale;
+    ngx_atomic_t                cache_misses;
+    ngx_atomic_t                redis_requests;
+    ngx_atomic_t                redis_errors;
+    ngx_atomic_t                redis_timeouts;
+    ngx_atomic_t                redis_usec;
+    ngx_atomic_t                corrupt_records;
+} ngx_http_fsdfs_counters_t;
+
+
+/* The state zone: the node table one worker refreshes each second, this
+ * node's identity and status figures, and the counters. */
+typedef struct {
+    ngx_shmtx_sh_t              lock;
+    ngx_shmtx_t                 mutex;
+    ngx_atomic_t                generation;     /* bumped on each refresh */
+    ngx_atomic_t                self_id;        /* 0 until registered */
+    ngx_atomic_t                buckets;        /* 0 until read */
+    ngx_atomic_t                disk_used;
+    ngx_atomic_t                disk_files;
+    ngx_atomic_t                disk_free;
+    ngx_msec_t                  refreshed;
+    ngx_uint_t                  nnodes;
+    ngx_http_fsdfs_node_t       nodes[NGX_HTTP_FSDFS_MAX_NODES];
+    ngx_http_fsdfs_counters_t   counters;
+} ngx_http_fsdfs_state_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   url;
+
+    ngx_str_t                   redis_addr;     /* as written, for logs */
+    ngx_str_t                   redis_host;     /* IP literal, NUL-ended */
+    ngx_int_t                   redis_port;
+    ngx_str_t                   redis_unix;     /* NUL-ended */
+    ngx_str_t                   redis_password;
+    ngx_int_t                   redis_db;
+    ngx_msec_t                  redis_timeout;
+    ngx_str_t                   prefix;         /* NUL-ended */
+
+    ngx_shm_zone_t             *cache_zone;
+    time_t                      cache_ttl;
+    time_t                      cache_neg_ttl;
+    time_t                      cache_stale;
+
+    ngx_shm_zone_t             *state_zone;
+    off_t                       quota;
+    ngx_str_t                   root;           /* data root, for status */
+} ngx_http_fsdfs_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_uint_t                  miss;
+    ngx_str_t                   proxy_location;
+    ngx_regex_t                *match;
+    ngx_str_t                   match_src;
+} ngx_http_fsdfs_loc_conf_t;
+
+
+typedef void (*ngx_http_fsdfs_redis_handler_pt)(redisReply *reply,
+    void *data);
+typedef struct ngx_http_fsdfs_redis_cmd_s  ngx_http_fsdfs_redis_cmd_t;
+
+
+extern ngx_module_t  ngx_http_fsdfs_module;
+
+
+/* _redis.c */
+ngx_int_t ngx_http_fsdfs_redis_init_process(ngx_cycle_t *cycle);
+void ngx_http_fsdfs_redis_exit_process(void);
+ngx_int_t ngx_http_fsdfs_redis_up(void);
+ngx_http_fsdfs_redis_cmd_t *ngx_http_fsdfs_redis_command(
+    ngx_http_fsdfs_redis_handler_pt h, void *data, const char *fmt, ...);
+ngx_http_fsdfs_redis_cmd_t *ngx_http_fsdfs_redis_argv(
+    ngx_http_fsdfs_redis_handler_pt h, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+void ngx_http_fsdfs_redis_cancel(ngx_http_fsdfs_redis_cmd_t *cmd);
+
+/* _cache.c */
+ngx_int_t ngx_http_fsdfs_cache_init_zone(ngx_shm_zone_t *zone, void *data);
+ngx_int_t ngx_http_fsdfs_cache_get(ngx_shm_zone_t *zone, ngx_str_t *path,
+    uint16_t *holders, ngx_uint_t *n, time_t stale);
+void ngx_http_fsdfs_cache_put(ngx_shm_zone_t *zone, ngx_str_t *path,
+    uint16_t *holders, ngx_uint_t n, time_t ttl);
+
+/* _nodes.c */
+ngx_int_t ngx_http_fsdfs_state_init_zone(ngx_shm_zone_t *zone, void *data);
+ngx_int_t ngx_http_fsdfs_nodes_conf(ngx_conf_t *cf);
+ngx_int_t ngx_http_fsdfs_nodes_init_process(ngx_cycle_t *cycle);
+ngx_http_fsdfs_state_t *ngx_http_fsdfs_state(void);
+ngx_http_fsdfs_node_t *ngx_http_fsdfs_nodes_snapshot(ngx_uint_t *n);
+void ngx_http_fsdfs_nodes_redis_up(void);
+
+/* _read.c */
+ngx_int_t ngx_http_fsdfs_read_init(ngx_conf_t *cf);
+
+/* _status.c */
+char *ngx_http_fsdfs_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+#define ngx_http_fsdfs_count(name)                                            \
+    (void) ngx_atomic_fetch_add(&ngx_http_fsdfs_state()->counters.name, 1)
+
+
+#endif /* _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_ */
