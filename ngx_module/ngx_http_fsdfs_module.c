@@ -251,7 +251,6 @@ ngx_http_fsdfs_redis_addr(ngx_conf_t *cf, ngx_http_fsdfs_main_conf_t *fmcf,
     /* hiredis resolves with blocking getaddrinfo(): resolve here, once */
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url = *addr;
-    u.no_port = 1;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.no_port
         || u.naddrs == 0 || u.uri.len)

@@ -405,6 +405,35 @@ ngx_http_fsdfs_refresh_one(ngx_http_fsdfs_node_t *node)
 }
 
 
+/* Our name must still map to our id: an operator may have wiped Redis. */
+static void
+ngx_http_fsdfs_check_self(redisReply *reply)
+{
+    size_t                       i;
+    redisReply                  *k;
+    ngx_http_fsdfs_main_conf_t  *fmcf = ngx_http_fsdfs_mcf;
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        k = reply->element[i];
+        if (k->type == REDIS_REPLY_STRING && k->len == fmcf->name.len
+            && ngx_strncmp(k->str, fmcf->name.data, k->len) == 0)
+        {
+            return;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "fsdfs: node \"%V\" missing from %snodes, registering again",
+                  &fmcf->name, fmcf->prefix.data);
+
+    (void) ngx_http_fsdfs_redis_command(ngx_http_fsdfs_ignore, "HSETNX",
+                                        "HSETNX %snodes %b %lld",
+                                        fmcf->prefix.data, fmcf->name.data,
+                                        fmcf->name.len,
+                                        (long long) ngx_http_fsdfs_st->self_id);
+}
+
+
 static void
 ngx_http_fsdfs_refresh_list(redisReply *reply, void *data)
 {
@@ -419,6 +448,8 @@ ngx_http_fsdfs_refresh_list(redisReply *reply, void *data)
         ngx_http_fsdfs_refresh_done();
         return;
     }
+
+    ngx_http_fsdfs_check_self(reply);
 
     for (i = 0; i + 1 < reply->elements; i += 2) {
         v = reply->element[i + 1];

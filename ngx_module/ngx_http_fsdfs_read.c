@@ -502,16 +502,18 @@ ngx_http_fsdfs_lookup(ngx_http_request_t *r, ngx_http_fsdfs_ctx_t *ctx)
 static ngx_int_t
 ngx_http_fsdfs_local(ngx_http_request_t *r)
 {
+    u_char                    *last;
     size_t                     root;
     ngx_str_t                  path;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (ngx_http_map_uri_to_path(r, &path, &root, 0) == NULL) {
+    last = ngx_http_map_uri_to_path(r, &path, &root, 0);
+    if (last == NULL) {
         return NGX_ERROR;
     }
 
-    path.len--;     /* ngx_http_map_uri_to_path() counts the NUL */
+    path.len = last - path.data;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -544,12 +546,15 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     const char                  *bad;
     ngx_http_fsdfs_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t    *clcf;
     ngx_http_fsdfs_loc_conf_t   *flcf;
     ngx_http_fsdfs_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fsdfs_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (!flcf->enable || r != r->main) {
+    /* named locations are where misses are proxied: never look up again */
+    if (!flcf->enable || r != r->main || clcf->named) {
         return NGX_DECLINED;
     }
 
