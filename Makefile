@@ -48,7 +48,7 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/fsdfs: $(CLI_OBJ) $(filter-out $(BUILD)/common/fsdfs_sum.o,$(COMMON_OBJ)) $(BUILD)/common/fsdfs_sum.o
+$(BUILD)/fsdfs: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ)

@@ -1,0 +1,160 @@
+/*
+ * fsdfs: the operator's command line. Global options select the Redis
+ * server and key prefix; the command does one thing and says so. Exit
+ * codes: 0 ok, 1 not found, 2 usage, 3 Redis unreachable, 4 other error.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fsdfs_keys.h"
+
+
+typedef struct {
+    const char  *name;
+    int        (*run)(cli_t *cli, int argc, char **argv);
+    const char  *usage;
+} cli_command_t;
+
+
+static const cli_command_t  cli_commands[] = {
+    { "init", cli_init,
+      "init [--buckets N] [--replicas N]\n"
+      "    write the cluster config once (buckets of the location index,\n"
+      "    default replica count); buckets cannot change later" },
+    { "scan", cli_scan,
+      "scan NODE ROOT\n"
+      "    register every file under ROOT as held by node NODE (name),\n"
+      "    with size and checksum" },
+    { "where", cli_where,
+      "where PATH [--json]\n"
+      "    show PATH's record, its holders and the redis-cli command\n"
+      "    that shows the raw record" },
+    { "nodes", cli_nodes,
+      "nodes [--json]\n"
+      "    show the node table: id, name, url, state, liveness, disk" },
+    { NULL, NULL, NULL }
+};
+
+
+static void
+cli_usage(FILE *f)
+{
+    const cli_command_t  *c;
+
+    fprintf(f, "usage: fsdfs [-r ADDR] [-a PASSWORD] [-n DB] [-P PREFIX] "
+            "COMMAND [ARGS]\n\n"
+            "  -r ADDR      redis host:port or unix:/path "
+            "(default $FSDFS_REDIS or 127.0.0.1:6379)\n"
+            "  -a PASSWORD  redis password (default $FSDFS_REDIS_PASSWORD)\n"
+            "  -n DB        redis database number\n"
+            "  -P PREFIX    key prefix (default $FSDFS_PREFIX or fsdfs:)\n\n"
+            "commands:\n");
+
+    for (c = cli_commands; c->name; c++) {
+        fprintf(f, "  %s\n", c->usage);
+    }
+
+    fprintf(f, "\nexit codes: 0 ok, 1 not found, 2 usage, "
+            "3 redis unreachable, 4 other error\n");
+}
+
+
+int
+cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static const char *
+cli_env(const char *name, const char *def)
+{
+    const char  *v = getenv(name);
+
+    return (v && *v) ? v : def;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                   i, rc;
+    char                 *end;
+    cli_t                 cli;
+    const cli_command_t  *c;
+
+    memset(&cli, 0, sizeof(cli));
+    cli.addr = cli_env("FSDFS_REDIS", "127.0.0.1:6379");
+    cli.password = getenv("FSDFS_REDIS_PASSWORD");
+    cli.prefix = cli_env("FSDFS_PREFIX", FSDFS_DEFAULT_PREFIX);
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i += 2) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            cli_usage(stdout);
+            return CLI_OK;
+        }
+
+        if (i + 1 >= argc || strlen(argv[i]) != 2
+            || strchr("ranP", argv[i][1]) == NULL)
+        {
+            fprintf(stderr, "fsdfs: unknown option \"%s\"\n", argv[i]);
+            cli_usage(stderr);
+            return CLI_USAGE;
+        }
+
+        switch (argv[i][1]) {
+        case 'r': cli.addr = argv[i + 1]; break;
+        case 'a': cli.password = argv[i + 1]; break;
+        case 'P': cli.prefix = argv[i + 1]; break;
+        case 'n':
+            cli.db = (int) strtol(argv[i + 1], &end, 10);
+            if (*end || cli.db < 0) {
+                fprintf(stderr, "fsdfs: invalid db \"%s\"\n", argv[i + 1]);
+                return CLI_USAGE;
+            }
+            break;
+        }
+    }
+
+    if (i >= argc) {
+        cli_usage(stderr);
+        return CLI_USAGE;
+    }
+
+    for (c = cli_commands; c->name; c++) {
+        if (strcmp(argv[i], c->name) != 0) {
+            continue;
+        }
+
+        if (cli_wants_help(argc - i, argv + i)) {
+            printf("usage: fsdfs %s\n", c->usage);
+            return CLI_OK;
+        }
+
+        /* commands check their arguments, then connect */
+        rc = c->run(&cli, argc - i, argv + i);
+
+        if (cli.rc) {
+            redisFree(cli.rc);
+        }
+
+        if (rc == CLI_USAGE) {
+            fprintf(stderr, "usage: fsdfs %s\n", c->usage);
+        }
+
+        return rc;
+    }
+
+    fprintf(stderr, "fsdfs: unknown command \"%s\"\n", argv[i]);
+    cli_usage(stderr);
+    return CLI_USAGE;
+}

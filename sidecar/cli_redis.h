@@ -1,0 +1,34 @@
+/*
+ * The CLI's Redis side: one synchronous hiredis connection, the options
+ * every command shares, and small helpers for replies.
+ */
+
+#ifndef FSDFS_CLI_REDIS_H
+#define FSDFS_CLI_REDIS_H
+
+#include <hiredis/hiredis.h>
+
+#define CLI_OK         0
+#define CLI_NOTFOUND   1
+#define CLI_USAGE      2
+#define CLI_NOREDIS    3
+#define CLI_ERROR      4
+
+typedef struct {
+    const char    *addr;        /* host:port or unix:/path */
+    const char    *password;
+    int            db;
+    const char    *prefix;
+    int            json;
+    redisContext  *rc;
+} cli_t;
+
+int cli_connect(cli_t *cli);
+redisReply *cli_cmd(cli_t *cli, const char *fmt, ...);
+int cli_reply_ok(redisReply *r, int type);
+void cli_addr_print(const cli_t *cli);
+long long cli_config_int(cli_t *cli, const char *field);
+int cli_node_id(cli_t *cli, const char *name, int create);
+void cli_json_str(const char *s, size_t len);
+
+#endif
