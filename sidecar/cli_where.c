@@ -170,7 +170,8 @@ cli_where(cli_t *cli, int argc, char **argv)
     }
 
     if (r->type != REDIS_REPLY_STRING) {
-        fprintf(stderr, "fsdfs where: \"%s\" is not indexed\n", path);
+        fprintf(stderr, "fsdfs where: \"%s\" is not indexed (its bucket "
+                "is %s)\n", path, key);
         freeReplyObject(r);
         return CLI_NOTFOUND;
     }
