@@ -22,6 +22,8 @@ static char *ngx_http_fsdfs_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fsdfs_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fsdfs_quota(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_fsdfs_miss(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fsdfs_match(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -60,9 +62,9 @@ static ngx_command_t  ngx_http_fsdfs_commands[] = {
 
     { ngx_string("fsdfs_quota"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_off_slot,
+      ngx_http_fsdfs_quota,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_fsdfs_main_conf_t, quota),
+      0,
       NULL },
 
     { ngx_string("fsdfs_miss"),
@@ -449,6 +451,31 @@ invalid:
                        "invalid parameter \"%V\" in \"%V\" directive",
                        &value[i], &cmd->name);
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_fsdfs_quota(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fsdfs_main_conf_t *fmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (fmcf->quota != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    fmcf->quota = ngx_parse_offset(&value[1]);
+
+    if (fmcf->quota == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -498,7 +498,10 @@ ngx_http_fsdfs_lookup(ngx_http_request_t *r, ngx_http_fsdfs_ctx_t *ctx)
 }
 
 
-/* Is the file on this node's disk? Same test as try_files. */
+/*
+ * Is the file on this node's disk? Same test as try_files. NGX_OK: a
+ * file; NGX_DONE: a directory (nginx's business: index, 301, 403).
+ */
 static ngx_int_t
 ngx_http_fsdfs_local(ngx_http_request_t *r)
 {
@@ -536,7 +539,7 @@ ngx_http_fsdfs_local(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    return of.is_file ? NGX_OK : NGX_DECLINED;
+    return of.is_file ? NGX_OK : of.is_dir ? NGX_DONE : NGX_DECLINED;
 }
 
 
@@ -593,8 +596,10 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_fsdfs_local(r);
-    if (rc == NGX_OK) {
-        ngx_http_fsdfs_count(local);
+    if (rc == NGX_OK || rc == NGX_DONE) {
+        if (rc == NGX_OK) {
+            ngx_http_fsdfs_count(local);
+        }
         return NGX_DECLINED;
     }
 
