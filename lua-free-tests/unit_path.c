@@ -1,0 +1,54 @@
+/*
+ * Path rules: what may be indexed, stored under a root and served.
+ */
+
+#include "tap.h"
+#include "fsdfs_path.h"
+
+
+static void
+check(const char *path, size_t len, int valid)
+{
+    const char  *why = fsdfs_path_check(path, len);
+
+    ok(valid ? why == NULL : why != NULL, "%s: \"%.*s\"%s%s",
+       valid ? "valid" : "invalid", (int) (len > 60 ? 60 : len), path,
+       why ? " - " : "", why ? why : "");
+}
+
+
+int
+main(void)
+{
+    unsigned     i;
+    char         longp[FSDFS_PATH_MAX + 2];
+    static const char  *good[] = {
+        "/a", "/music/ab/1234.mp3", "/x/y-z_w.ogg", "/a/b.c/d~e+f,g=h@i(j)!k",
+        "/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.mp3", "/.hidden", "/a/..b",
+        "/a/b..", "/...",
+    };
+    static const char  *bad[] = {
+        "", "a/b", "/", "/a/", "//a", "/a//b", "/./a", "/a/./b", "/a/.",
+        "/../a", "/a/../b", "/a/..", "/a b", "/a%20b", "/a?b", "/a#b",
+        "/a\"b", "/a'b", "/a\\b", "/a*b", "/a;b", "/a\tb", "/a\nb",
+        "/a\x7f", "/a<b>", "/a|b",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        check(good[i], strlen(good[i]), 1);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        check(bad[i], strlen(bad[i]), 0);
+    }
+
+    check("/a\0b", 4, 0);
+
+    longp[0] = '/';
+    memset(longp + 1, 'a', FSDFS_PATH_MAX - 1);
+    check(longp, FSDFS_PATH_MAX, 1);
+    longp[FSDFS_PATH_MAX] = 'a';
+    check(longp, FSDFS_PATH_MAX + 1, 0);
+
+    return done_testing();
+}
