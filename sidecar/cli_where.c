@@ -23,6 +23,25 @@ typedef struct {
 
 
 static void
+where_node_name(cli_t *cli, unsigned id, where_node_t *n)
+{
+    size_t       i;
+    redisReply  *r;
+
+    r = cli_cmd(cli, "HGETALL %snodes", cli->prefix);
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i + 1 < r->elements; i += 2) {
+            if ((unsigned) atoi(r->element[i + 1]->str) == id) {
+                snprintf(n->name, sizeof(n->name), "%s", r->element[i]->str);
+                break;
+            }
+        }
+    }
+    freeReplyObject(r);
+}
+
+
+static void
 where_node(cli_t *cli, unsigned id, where_node_t *n)
 {
     redisReply  *r;
@@ -40,6 +59,11 @@ where_node(cli_t *cli, unsigned id, where_node_t *n)
         }
     }
     freeReplyObject(r);
+
+    /* a node that never sent a heartbeat has only its registration */
+    if (strcmp(n->name, "?") == 0) {
+        where_node_name(cli, id, n);
+    }
 
     r = cli_cmd(cli, "EXISTS %salive:%u", cli->prefix, id);
     n->alive = (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
