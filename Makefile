@@ -89,7 +89,7 @@ asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" all
 
 test-asan: deps asan
-	FSDFS_BUILD=$(abspath build-asan) FSDFS_ASAN=1 prove -r t/ lua-free-tests/
+	FSDFS_BUILD=$(abspath build-asan) FSDFS_ASAN=1 prove -r -j2 t/ lua-free-tests/
 
 demo: deps all
 	conf.d/demo/demo.sh start

@@ -269,7 +269,10 @@ ngx_http_fsdfs_cache_put(ngx_shm_zone_t *zone, ngx_str_t *path,
         ngx_queue_remove(&cn->queue);
     }
 
-    ngx_memcpy(cn->data, holders, n * sizeof(uint16_t));
+    if (n) {
+        ngx_memcpy(cn->data, holders, n * sizeof(uint16_t));
+    }
+
     cn->expire = ngx_time() + ttl;
     ngx_queue_insert_head(&sh->queue, &cn->queue);
 

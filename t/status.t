@@ -20,6 +20,8 @@ write_file("$n->{root}/m/x.mp3", 'x' x 1000);
 ok(wait_for(sub { redis_cli($redis, 'HGET', 'fsdfs:nodes', 'alpha') }, 5), 'registered');
 my $id = redis_cli($redis, 'HGET', 'fsdfs:nodes', 'alpha');
 like($id, qr/^\d+$/, "got id $id");
+ok(wait_for(sub { redis_cli($redis, 'HGET', "fsdfs:node:$id", 'name') }, 5),
+   'first heartbeat written');
 
 my %h = split /\n/, redis_cli($redis, 'HGETALL', "fsdfs:node:$id");
 is($h{name}, 'alpha', 'status hash: name');

@@ -215,10 +215,10 @@ sub nginx_pids {
 sub stop_node {
     my ($node) = @_;
     return unless $node->{up};
-    my ($master) = nginx_pids($node);
-    system("nginx -p $node->{prefix} -c $node->{prefix}/nginx.conf"
-           . " -e $node->{prefix}/error.log -s quit 2>/dev/null");
-    wait_for(sub { !$master || !kill(0, $master) }, 10);
+    # a signal, not `nginx -s quit`: that would load the module again
+    my @pids = nginx_pids($node);
+    kill 'QUIT', $pids[0] if @pids;
+    wait_for(sub { !grep { kill(0, $_) } @pids }, 10);
     $node->{up} = 0;
 }
 
@@ -236,7 +236,8 @@ sub nginx_t {
     make_path("$p/tmp", "$p/data");
     $conf =~ s/\@PREFIX\@/$p/g;
     write_file("$p/nginx.conf", $conf);
-    my $out = `nginx -t -p $p -c $p/nginx.conf -e $p/error.log 2>&1`;
+    my $env = env_prefix();
+    my $out = `${env}nginx -t -p $p -c $p/nginx.conf -e $p/error.log 2>&1`;
     return ($? >> 8, $out);
 }
 
