@@ -51,6 +51,10 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
 $(BUILD)/fsdfs: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench/fill_index: bench/fill_index.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(LDLIBS)
+
 $(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilua-free-tests $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(LDLIBS)
@@ -63,7 +67,8 @@ $(BUILD)/nginx/objs/Makefile: config
 	cp -a $(NGINX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && \
 	  if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS=(--with-compat --with-threads); fi && \
-	  ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="-O2 -g -Wextra $(SAN)" \
+	  conf=./configure; [ -x $$conf ] || conf=./auto/configure; \
+	  $$conf "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="-O2 -g -Wextra $(SAN)" \
 	    --with-ld-opt="$(SAN)" --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	  || { tail -20 configure.log; exit 1; }
 
@@ -97,8 +102,8 @@ demo: deps all
 demo-stop:
 	conf.d/demo/demo.sh stop
 
-bench: deps all
-	bench/read_path.sh
+bench: deps all $(BUILD)/bench/fill_index
+	FSDFS_BUILD=$(abspath $(BUILD)) bench/read_path.sh
 
 clean:
 	rm -rf build build-asan
