@@ -364,11 +364,13 @@ ngx_http_fsdfs_reply(redisReply *reply, void *data)
         }
     }
 
+    /* a record without holders is a lost file, not an unknown one: it is
+     * not cached, so its first new copy is seen at once */
     if (ctx->result == NGX_HTTP_FSDFS_FOUND && ctx->nholders) {
         ngx_http_fsdfs_cache_put(fmcf->cache_zone, &r->uri, ctx->holders,
                                  ctx->nholders, fmcf->cache_ttl);
 
-    } else if (ctx->result != NGX_HTTP_FSDFS_FAILED) {
+    } else if (ctx->result == NGX_HTTP_FSDFS_UNKNOWN) {
         ctx->nholders = 0;
         ngx_http_fsdfs_cache_put(fmcf->cache_zone, &r->uri, NULL, 0,
                                  fmcf->cache_neg_ttl);
@@ -426,6 +428,12 @@ ngx_http_fsdfs_finish(ngx_http_request_t *r, ngx_http_fsdfs_ctx_t *ctx)
         return NGX_AGAIN;
 
     case NGX_HTTP_FSDFS_FOUND:
+        if (ctx->nholders == 0) {
+            return ngx_http_fsdfs_unavailable(r, "indexed, no copy left");
+        }
+
+        /* fall through */
+
     case NGX_HTTP_FSDFS_UNKNOWN:
         return ngx_http_fsdfs_answer(r, flcf, ctx->holders, ctx->nholders,
                                      ctx->hop);
@@ -623,7 +631,8 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         ngx_http_fsdfs_count(cache_hits);
-        ctx->result = NGX_HTTP_FSDFS_FOUND;
+        ctx->result = ctx->nholders ? NGX_HTTP_FSDFS_FOUND
+                                    : NGX_HTTP_FSDFS_UNKNOWN;
         return ngx_http_fsdfs_finish(r, ctx);
     }
 
