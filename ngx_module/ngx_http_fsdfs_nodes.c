@@ -526,21 +526,13 @@ ngx_http_fsdfs_nodes_tick(ngx_event_t *ev)
         ngx_http_fsdfs_disk_post((ngx_cycle_t *) ngx_cycle);
     }
 
-    if (!ngx_http_fsdfs_redis_up()) {
-        return;
+    if (ngx_http_fsdfs_redis_up()) {
+        ngx_http_fsdfs_nodes_redis_up();
     }
-
-    if (ngx_http_fsdfs_st->self_id == 0) {
-        ngx_http_fsdfs_register();
-        return;
-    }
-
-    ngx_http_fsdfs_heartbeat();
-    ngx_http_fsdfs_refresh_start();
 }
 
 
-/* Redis just came (back) up: do not wait for the next tick. */
+/* Register, or beat and refresh; also at once when Redis comes (back) up. */
 void
 ngx_http_fsdfs_nodes_redis_up(void)
 {
