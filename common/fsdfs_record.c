@@ -136,7 +136,9 @@ fsdfs_var_name_ok(const char *p, size_t len)
 {
     size_t  i;
 
-    if (len == 0 || len > 16 || p[0] < 'a' || p[0] > 'z') {
+    if (len == 0 || len > 16 || p[0] < 'a' || p[0] > 'z'
+        || (len == 1 && p[0] == 'n'))             /* "n" is the replica count */
+    {
         return 0;
     }
 

@@ -11,7 +11,7 @@
  *   ctime    unix seconds when the record was created
  *   holders  node ids, comma separated, ascending, no duplicates; "-" if none
  *   n=N      explicit replica count (1..255); absent means "by policy"
- *   var=val  user variables: names [a-z][a-z0-9_]{0,15}, values
+ *   var=val  user variables: names [a-z][a-z0-9_]{0,15} except "n", values
  *            [A-Za-z0-9_.:-]{1,32}; at most FSDFS_MAX_VARS
  *
  * Decoding never allocates: variables point into the caller's buffer.

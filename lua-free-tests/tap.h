@@ -12,6 +12,22 @@
 
 static int  tap_n;
 static int  tap_failed;
+static int  tap_planned;
+
+
+/* Optional: announce the number of tests first. */
+static inline void
+plan(int n)
+{
+    tap_planned = n;
+    printf("1..%d\n", n);
+}
+
+
+#ifdef __GNUC__
+static inline int ok(int cond, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#endif
 
 static inline int
 ok(int cond, const char *fmt, ...)
@@ -53,10 +69,18 @@ is_str(const char *got, const char *want, const char *what)
     return 1;
 }
 
+/* Print the plan unless plan() did; the exit code for main(). */
 static inline int
 done_testing(void)
 {
-    printf("1..%d\n", tap_n);
+    if (tap_planned == 0) {
+        printf("1..%d\n", tap_n);
+
+    } else if (tap_planned != tap_n) {
+        printf("# planned %d tests but ran %d\n", tap_planned, tap_n);
+        return 1;
+    }
+
     return tap_failed ? 1 : 0;
 }
 

@@ -70,6 +70,14 @@ main(void)
     ok(counts[2] < PATHS / 5 / 3, "a heavily loaded node wins far less often "
        "(%d of %d)", counts[2], PATHS);
 
+    /* pinned winners: the module and fsdfsd must agree on every build */
+    is_int(fsdfs_hrw_pick("/music/a.mp3", 12, five, 5), 3,
+           "pinned: /music/a.mp3 goes to node 4");
+    is_int(fsdfs_hrw_pick("/caf\xc3\xa9.ogg", 10, five, 5), 1,
+           "pinned: /caf\xc3\xa9.ogg goes to node 2");
+    is_int(fsdfs_hrw_pick("/music/a.mp3", 12, five + 4, 1), 0,
+           "a single node always wins");
+
     is_int((long long) (fsdfs_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL), 1,
            "fnv1a64(\"a\") matches the reference value");
 

@@ -34,5 +34,16 @@ main(void)
            fsdfs_bucket("/music/track1.mp3", 17, 65536), "bucket is stable");
     is_int(fsdfs_bucket("/a", 2, 0), 0, "zero buckets does not divide by zero");
 
+    /* published FNV-1a 64 test vectors, then buckets pinned: every process
+     * (module, CLI, fsdfsd, any rewrite) must find a path in the same hash */
+    ok(fsdfs_fnv1a64("", 0) == 0xcbf29ce484222325ULL, "fnv1a64(\"\")");
+    ok(fsdfs_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL,
+       "fnv1a64(\"foobar\")");
+    is_int(fsdfs_bucket("/music/a.mp3", 12, 65536), 48053,
+           "bucket of /music/a.mp3 in 65536");
+    is_int(fsdfs_bucket("/caf\xc3\xa9.ogg", 10, 65536), 55385,
+           "bucket of a UTF-8 path");
+    is_int(fsdfs_bucket("/music/a.mp3", 12, 1), 0, "one bucket holds all");
+
     return done_testing();
 }

@@ -2,6 +2,8 @@
  * Path rules: what may be indexed, stored under a root and served.
  */
 
+#include <stdio.h>
+
 #include "tap.h"
 #include "fsdfs_path.h"
 
@@ -9,11 +11,21 @@
 static void
 check(const char *path, size_t len, int valid)
 {
+    size_t       i, n;
+    char         shown[256];
     const char  *why = fsdfs_path_check(path, len);
 
-    ok(valid ? why == NULL : why != NULL, "%s: \"%.*s\"%s%s",
-       valid ? "valid" : "invalid", (int) (len > 60 ? 60 : len), path,
-       why ? " - " : "", why ? why : "");
+    /* the path in the test name: 60 bytes at most, control bytes escaped */
+    for (i = 0, n = 0; i < len && i < 60; i++) {
+        n += (unsigned char) path[i] < 0x20
+             ? (size_t) snprintf(shown + n, 5, "\\x%02x",
+                                 (unsigned char) path[i])
+             : (size_t) snprintf(shown + n, 2, "%c", path[i]);
+    }
+    shown[n] = '\0';
+
+    ok(valid ? why == NULL : why != NULL, "%s: \"%s\"%s%s",
+       valid ? "valid" : "invalid", shown, why ? " - " : "", why ? why : "");
 }
 
 

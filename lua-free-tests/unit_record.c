@@ -3,6 +3,8 @@
  * records that must all be refused.
  */
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tap.h"
@@ -107,6 +109,24 @@ holders(void)
 }
 
 
+/* The string with control bytes escaped, for a one-line test name. */
+static const char *
+shown(const char *s)
+{
+    size_t       n;
+    static char  buf[256];
+
+    for (n = 0; *s && n < sizeof(buf) - 5; s++) {
+        n += (unsigned char) *s < 0x20
+             ? (size_t) snprintf(buf + n, 5, "\\x%02x", (unsigned char) *s)
+             : (size_t) snprintf(buf + n, 2, "%c", *s);
+    }
+    buf[n] = '\0';
+
+    return buf;
+}
+
+
 static void
 corrupt(void)
 {
@@ -159,12 +179,132 @@ corrupt(void)
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ok(fsdfs_record_decode(&rec, bad[i], strlen(bad[i])) == -1,
-           "corrupt record refused: \"%s\"", bad[i]);
+           "corrupt record refused: \"%s\"", shown(bad[i]));
     }
 
     /* an embedded NUL is not the end of the record */
     ok(fsdfs_record_decode(&rec, "1 1 0123456789abcdef 1 1\0x", 26) == -1,
        "embedded NUL refused");
+}
+
+
+/* Limits: the largest values and lists the grammar allows, and one more. */
+static void
+limits(void)
+{
+    int             len;
+    unsigned        i;
+    char            buf[FSDFS_RECORD_MAX];
+    fsdfs_record_t  rec, back;
+    static const char  *names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+
+    memset(&rec, 0, sizeof(rec));
+    rec.size = UINT64_MAX;
+    rec.sum = UINT64_MAX;
+    rec.ctime = INT64_MAX;
+    rec.n = 255;
+    for (i = 0; i < FSDFS_MAX_HOLDERS; i++) {
+        fsdfs_record_add_holder(&rec, 65535 - i);
+    }
+    is_int(fsdfs_record_add_holder(&rec, 1), -1, "holder list full at 32");
+    for (i = 0; i < FSDFS_MAX_VARS; i++) {
+        rec.vars[i].name = names[i];
+        rec.vars[i].name_len = 1;
+        rec.vars[i].value = "0123456789abcdefghijABCDEFGHIJ.:";
+        rec.vars[i].value_len = 32;
+    }
+    rec.nvars = FSDFS_MAX_VARS;
+
+    len = fsdfs_record_encode(&rec, buf, sizeof(buf));
+    ok(len > 0 && fsdfs_record_decode(&back, buf, len) == 0
+       && back.size == UINT64_MAX && back.ctime == INT64_MAX
+       && back.nholders == FSDFS_MAX_HOLDERS && back.holders[0] == 65504
+       && back.nvars == FSDFS_MAX_VARS && back.n == 255,
+       "the largest record round-trips (%d bytes)", len);
+
+    rec.vars[0].name = "n";
+    is_int(fsdfs_record_encode(&rec, buf, sizeof(buf)), -1,
+           "encode refuses a variable named n");
+    rec.vars[0].name = "a";
+    rec.n = 256;
+    is_int(fsdfs_record_encode(&rec, buf, sizeof(buf)), -1,
+           "encode refuses n > 255");
+    rec.n = 0;
+    rec.holders[3] = rec.holders[2];
+    is_int(fsdfs_record_encode(&rec, buf, sizeof(buf)), -1,
+           "encode refuses unsorted holders");
+
+    len = snprintf(buf, sizeof(buf), "1 1 0123456789abcdef 9223372036854775808 1");
+    is_int(fsdfs_record_decode(&back, buf, len), -1, "ctime past INT64_MAX");
+    len = snprintf(buf, sizeof(buf), "1 18446744073709551616 0123456789abcdef 1 1");
+    is_int(fsdfs_record_decode(&back, buf, len), -1, "size past UINT64_MAX");
+    len = snprintf(buf, sizeof(buf), "1 1 0123456789abcdef 1 1,2,3,4,5,6,7,8,9,"
+                   "10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,"
+                   "29,30,31,32,33");
+    is_int(fsdfs_record_decode(&back, buf, len), -1, "33 holders refused");
+}
+
+
+/*
+ * Mutations of valid records (fixed seed): whatever the decoder accepts
+ * must encode back to exactly the same bytes, so one record has one
+ * spelling and a damaged one cannot pass for another. Each candidate is
+ * decoded from a buffer of its exact size, so an overread shows in ASan.
+ */
+static void
+mutations(void)
+{
+    int             i, k, len, n, accepted, noncanonical;
+    char            buf[FSDFS_RECORD_MAX + 8], again[FSDFS_RECORD_MAX + 8];
+    char           *exact;
+    fsdfs_record_t  rec;
+    static const char  alphabet[] = "0123456789abcdefn=,- _.:xAZ\0\n";
+    static const char  *seeds[] = {
+        "1 48213 9f86d081884c7d65 1732470000 1,2,5 n=4 tier=gold",
+        "1 0 0000000000000000 0 -",
+        "1 7 00000000000000ff 17 65535 a=1 b=x.y:z",
+    };
+
+    srand(7);
+    accepted = 0;
+    noncanonical = 0;
+
+    for (i = 0; i < 200000; i++) {
+        len = snprintf(buf, sizeof(buf), "%s", seeds[i % 3]);
+
+        for (k = 1 + rand() % 3; k > 0; k--) {
+            n = rand() % len;
+            switch (rand() % 3) {
+            case 0:                             /* replace a byte */
+                buf[n] = alphabet[rand() % (sizeof(alphabet) - 1)];
+                break;
+            case 1:                             /* delete a byte */
+                memmove(buf + n, buf + n + 1, len - n);
+                len--;
+                break;
+            default:                            /* insert a byte */
+                memmove(buf + n + 1, buf + n, len - n + 1);
+                buf[n] = alphabet[rand() % (sizeof(alphabet) - 1)];
+                len++;
+            }
+        }
+
+        exact = malloc(len ? len : 1);
+        memcpy(exact, buf, len);
+
+        if (fsdfs_record_decode(&rec, exact, len) == 0) {
+            accepted++;
+            n = fsdfs_record_encode(&rec, again, sizeof(again));
+            noncanonical += (n != len || memcmp(again, exact, len) != 0);
+        }
+
+        free(exact);
+    }
+
+    is_int(noncanonical, 0, "200000 mutated records: every accepted one is "
+           "canonical");
+    ok(accepted > 1000 && accepted < 150000, "and the mutations were "
+       "neither all accepted nor all refused (%d accepted)", accepted);
 }
 
 
@@ -175,5 +315,7 @@ main(void)
     known_record();
     holders();
     corrupt();
+    limits();
+    mutations();
     return done_testing();
 }

@@ -27,7 +27,8 @@ static const cli_command_t  cli_commands[] = {
     { "scan", cli_scan,
       "scan NODE ROOT\n"
       "    register every file under ROOT as held by node NODE (name),\n"
-      "    with size and checksum" },
+      "    with size and checksum; a file whose size or checksum differs\n"
+      "    from its record is left out and makes the exit code 4" },
     { "where", cli_where,
       "where PATH [--json]\n"
       "    show PATH's record, its holders and the redis-cli command\n"
@@ -57,8 +58,9 @@ cli_usage(FILE *f)
         fprintf(f, "  %s\n", c->usage);
     }
 
-    fprintf(f, "\nexit codes: 0 ok, 1 not found, 2 usage, "
-            "3 redis unreachable, 4 other error\n");
+    fprintf(f, "\nexit codes: 0 ok, 1 not found (or none), 2 usage error, "
+            "3 redis unreachable,\n4 any other error (nothing was changed "
+            "by a usage error)\n");
 }
 
 
@@ -127,6 +129,11 @@ main(int argc, char **argv)
 
     if (i >= argc) {
         cli_usage(stderr);
+        return CLI_USAGE;
+    }
+
+    if (strlen(cli.prefix) > 64) {
+        fprintf(stderr, "fsdfs: key prefix longer than 64 bytes\n");
         return CLI_USAGE;
     }
 

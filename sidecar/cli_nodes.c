@@ -42,54 +42,96 @@ node_field(redisReply *h, int i)
 }
 
 
+/* Seconds since the node's last heartbeat (ts, unix ms), -1 if none. */
+static long long
+node_age(redisReply *h)
+{
+    long long       ts;
+    struct timeval  tv;
+
+    ts = atoll(node_field(h, 9));
+    if (ts <= 0) {
+        return -1;
+    }
+
+    gettimeofday(&tv, NULL);
+    return ((long long) tv.tv_sec * 1000 + tv.tv_usec / 1000 - ts) / 1000;
+}
+
+
 static void
+node_json(const node_ref_t *n, redisReply *h, int alive, int first)
+{
+    int        i;
+    long long  age = node_age(h);
+
+    printf("%s{\"id\":%d,\"name\":", first ? "" : ",", n->id);
+    cli_json_str(n->name, strlen(n->name));
+    printf(",\"alive\":%s,\"age\":", alive ? "true" : "false");
+    if (age < 0) {
+        printf("null");
+    } else {
+        printf("%lld", age);
+    }
+
+    for (i = 0; i < NODE_FIELDS - 1; i++) {
+        printf(",\"%s\":", node_fields[i]);
+        if (i >= 2 && i <= 7) {
+            printf("%lld", atoll(node_field(h, i)));
+        } else {
+            cli_json_str(node_field(h, i), strlen(node_field(h, i)));
+        }
+    }
+
+    printf("}");
+}
+
+
+static void
+node_text(const node_ref_t *n, redisReply *h, int alive)
+{
+    char       age[32];
+    long long  secs = node_age(h);
+
+    if (secs < 0) {
+        snprintf(age, sizeof(age), "-");
+    } else {
+        snprintf(age, sizeof(age), "%llds", secs);
+    }
+
+    printf("%-4d %-12s %-28s %-8s %-5s %12s %12s %12s %8s %5s %5s %5s\n",
+           n->id, n->name, node_field(h, 0), node_field(h, 1),
+           alive ? "yes" : "NO", node_field(h, 2), node_field(h, 3),
+           node_field(h, 4), node_field(h, 5), node_field(h, 6),
+           node_field(h, 7), age);
+}
+
+
+/* One node's line or object; 0 if Redis did not answer. */
+static int
 node_print(cli_t *cli, const node_ref_t *n, int first)
 {
-    int            alive, i;
-    long long      now, ts, age;
-    redisReply    *h, *a;
-    struct timeval tv;
+    int          alive, done;
+    redisReply  *h, *a;
 
     h = cli_cmd(cli, "HMGET %snode:%d url state quota used free files load "
                 "conns version ts", cli->prefix, n->id);
     a = cli_cmd(cli, "EXISTS %salive:%d", cli->prefix, n->id);
-    if (h == NULL || h->type != REDIS_REPLY_ARRAY
-        || h->elements != NODE_FIELDS || a == NULL)
-    {
-        freeReplyObject(h);
-        freeReplyObject(a);
-        return;
-    }
+    done = (h && h->type == REDIS_REPLY_ARRAY && h->elements == NODE_FIELDS
+            && a && a->type == REDIS_REPLY_INTEGER);
 
-    alive = (a->type == REDIS_REPLY_INTEGER && a->integer == 1);
-    gettimeofday(&tv, NULL);
-    now = (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    ts = atoll(node_field(h, 9));
-    age = ts ? (now - ts) / 1000 : -1;
-
-    if (cli->json) {
-        printf("%s{\"id\":%d,\"name\":", first ? "" : ",", n->id);
-        cli_json_str(n->name, strlen(n->name));
-        printf(",\"alive\":%s,\"age\":%lld", alive ? "true" : "false", age);
-        for (i = 0; i < NODE_FIELDS - 1; i++) {
-            printf(",\"%s\":", node_fields[i]);
-            if (i >= 2 && i <= 7) {
-                printf("%lld", atoll(node_field(h, i)));
-            } else {
-                cli_json_str(node_field(h, i), strlen(node_field(h, i)));
-            }
+    if (done) {
+        alive = (a->integer == 1);
+        if (cli->json) {
+            node_json(n, h, alive, first);
+        } else {
+            node_text(n, h, alive);
         }
-        printf("}");
-
-    } else {
-        printf("%-4d %-12s %-28s %-8s %-5s %12s %12s %12s %8s %5s %4llds\n",
-               n->id, n->name, node_field(h, 0), node_field(h, 1),
-               alive ? "yes" : "NO", node_field(h, 2), node_field(h, 3),
-               node_field(h, 4), node_field(h, 5), node_field(h, 6), age);
     }
 
     freeReplyObject(h);
     freeReplyObject(a);
+    return done;
 }
 
 
@@ -97,7 +139,7 @@ int
 cli_nodes(cli_t *cli, int argc, char **argv)
 {
     int          rc;
-    size_t       i, n;
+    size_t       i, n, shown;
     redisReply  *r;
     node_ref_t  *refs;
 
@@ -135,13 +177,13 @@ cli_nodes(cli_t *cli, int argc, char **argv)
     if (cli->json) {
         printf("[");
     } else {
-        printf("%-4s %-12s %-28s %-8s %-5s %12s %12s %12s %8s %5s %5s\n",
+        printf("%-4s %-12s %-28s %-8s %-5s %12s %12s %12s %8s %5s %5s %5s\n",
                "id", "name", "url", "state", "alive", "quota", "used",
-               "free", "files", "load", "age");
+               "free", "files", "load", "conns", "age");
     }
 
-    for (i = 0; i < n; i++) {
-        node_print(cli, &refs[i], i == 0);
+    for (i = 0, shown = 0; i < n; i++) {
+        shown += node_print(cli, &refs[i], shown == 0);
     }
 
     if (cli->json) {
@@ -150,5 +192,5 @@ cli_nodes(cli_t *cli, int argc, char **argv)
 
     free(refs);
     freeReplyObject(r);
-    return n ? CLI_OK : CLI_NOTFOUND;
+    return (n && shown == n) ? CLI_OK : n ? CLI_ERROR : CLI_NOTFOUND;
 }

@@ -16,7 +16,8 @@
 int
 cli_connect(cli_t *cli)
 {
-    char            host[256];
+    char            host[256], *end;
+    long            port;
     const char     *colon;
     redisReply     *r;
     struct timeval  tv = { 2, 0 };
@@ -26,9 +27,10 @@ cli_connect(cli_t *cli)
 
     } else {
         colon = strrchr(cli->addr, ':');
-        if (colon == NULL || colon == cli->addr
+        port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (colon == NULL || colon == cli->addr || *end != '\0'
             || (size_t) (colon - cli->addr) >= sizeof(host)
-            || atoi(colon + 1) <= 0)
+            || port <= 0 || port > 65535)
         {
             fprintf(stderr, "fsdfs: invalid redis address \"%s\", "
                     "expected host:port or unix:/path\n", cli->addr);
@@ -36,7 +38,7 @@ cli_connect(cli_t *cli)
         }
         memcpy(host, cli->addr, colon - cli->addr);
         host[colon - cli->addr] = '\0';
-        cli->rc = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+        cli->rc = redisConnectWithTimeout(host, (int) port, tv);
     }
 
     if (cli->rc == NULL || cli->rc->err) {
@@ -104,22 +106,40 @@ cli_reply_ok(redisReply *r, int type)
 }
 
 
+/* The redis-cli command line reaching the same server and database. */
 void
-cli_addr_print(const cli_t *cli)
+cli_addr_cmd(const cli_t *cli, char *buf, size_t cap)
 {
     const char  *colon;
 
     if (strncmp(cli->addr, "unix:", 5) == 0) {
-        printf("redis-cli -s %s", cli->addr + 5);
+        snprintf(buf, cap, "redis-cli -s %s", cli->addr + 5);
 
     } else {
         colon = strrchr(cli->addr, ':');
-        printf("redis-cli -h %.*s -p %s", (int) (colon - cli->addr),
-               cli->addr, colon + 1);
+        snprintf(buf, cap, "redis-cli -h %.*s -p %s", (int) (colon - cli->addr),
+                 cli->addr, colon + 1);
     }
 
     if (cli->db) {
-        printf(" -n %d", cli->db);
+        snprintf(buf + strlen(buf), cap - strlen(buf), " -n %d", cli->db);
+    }
+}
+
+
+/* s as one shell word: as is if plain, else in single quotes (valid paths
+ * and keys never contain one). */
+void
+cli_shell_word(char *buf, size_t cap, const char *s)
+{
+    size_t  len = strlen(s);
+
+    if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789/._-:") == len)
+    {
+        snprintf(buf, cap, "%s", s);
+    } else {
+        snprintf(buf, cap, "'%s'", s);
     }
 }
 
@@ -196,22 +216,62 @@ cli_node_id(cli_t *cli, const char *name, int create)
 }
 
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t
+cli_utf8_len(const unsigned char *s, size_t len)
+{
+    size_t    n, i;
+    unsigned  cp;
+
+    if (s[0] < 0xc2 || s[0] > 0xf4) {
+        return 0;
+    }
+
+    n = (s[0] < 0xe0) ? 2 : (s[0] < 0xf0) ? 3 : 4;
+    if (n > len) {
+        return 0;
+    }
+
+    cp = s[0] & (0x7f >> n);
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+
+    /* overlong, surrogate or past U+10FFFF */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+        || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+    {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/* s as a JSON string: escaped, and invalid UTF-8 replaced by U+FFFD. */
 void
 cli_json_str(const char *s, size_t len)
 {
-    size_t  i;
+    size_t               i, n;
+    const unsigned char *p = (const unsigned char *) s;
 
     putchar('"');
 
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
+        if (p[i] == '"' || p[i] == '\\') {
+            printf("\\%c", p[i]);
+        } else if (p[i] < 0x20) {
+            printf("\\u%04x", p[i]);
+        } else if (p[i] < 0x80) {
+            putchar(p[i]);
+        } else if ((n = cli_utf8_len(p + i, len - i)) != 0) {
+            fwrite(p + i, 1, n, stdout);
+            i += n - 1;
         } else {
-            putchar(c);
+            printf("\\ufffd");
         }
     }
 

@@ -26,7 +26,8 @@ typedef struct {
 int cli_connect(cli_t *cli);
 redisReply *cli_cmd(cli_t *cli, const char *fmt, ...);
 int cli_reply_ok(redisReply *r, int type);
-void cli_addr_print(const cli_t *cli);
+void cli_addr_cmd(const cli_t *cli, char *buf, size_t cap);
+void cli_shell_word(char *buf, size_t cap, const char *s);
 long long cli_config_int(cli_t *cli, const char *field);
 int cli_node_id(cli_t *cli, const char *name, int create);
 void cli_json_str(const char *s, size_t len);

@@ -15,6 +15,15 @@
 #include "fsdfs_record.h"
 
 
+/* What both output formats show besides the record. */
+typedef struct {
+    const char  *path;
+    char         key[FSDFS_KEY_MAX];
+    char         when[64];
+    char         raw[FSDFS_PATH_MAX + 512];
+} where_t;
+
+
 typedef struct {
     char  name[64];
     char  url[256];
@@ -71,20 +80,45 @@ where_node(cli_t *cli, unsigned id, where_node_t *n)
 }
 
 
+/* The redis-cli command that prints the raw record. */
 static void
-where_text(cli_t *cli, const char *path, const char *key,
-    const fsdfs_record_t *rec)
+where_raw(cli_t *cli, const char *path, const char *key, char *buf,
+    size_t cap)
 {
-    char          when[32];
-    time_t        t = (time_t) rec->ctime;
+    size_t  len;
+
+    cli_addr_cmd(cli, buf, cap);
+    len = strlen(buf);
+    len += snprintf(buf + len, cap - len, " HGET %s ", key);
+    if (len < cap) {
+        cli_shell_word(buf + len, cap - len, path);
+    }
+}
+
+
+static void
+where_time(const fsdfs_record_t *rec, char *buf, size_t cap)
+{
+    struct tm  tm;
+    time_t     t = (time_t) rec->ctime;
+
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    {
+        snprintf(buf, cap, "%lld", (long long) rec->ctime);
+    }
+}
+
+
+static void
+where_text(cli_t *cli, const where_t *w, const fsdfs_record_t *rec)
+{
     unsigned      i;
     where_node_t  n;
 
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-
     printf("path     %s\nsize     %llu\nsum      %016llx\ncreated  %s\n",
-           path, (unsigned long long) rec->size,
-           (unsigned long long) rec->sum, when);
+           w->path, (unsigned long long) rec->size,
+           (unsigned long long) rec->sum, w->when);
 
     if (rec->n) {
         printf("replicas %u (explicit)\n", rec->n);
@@ -106,26 +140,26 @@ where_text(cli_t *cli, const char *path, const char *key,
                n.alive ? "alive" : "DEAD");
     }
 
-    printf("raw      ");
-    cli_addr_print(cli);
-    printf(" HGET %s %s\n", key, path);
+    printf("raw      %s\n", w->raw);
 }
 
 
 static void
-where_json(cli_t *cli, const char *path, const char *key,
-    const fsdfs_record_t *rec)
+where_json(cli_t *cli, const where_t *w, const fsdfs_record_t *rec)
 {
     unsigned      i;
     where_node_t  n;
 
     printf("{\"path\":");
-    cli_json_str(path, strlen(path));
+    cli_json_str(w->path, strlen(w->path));
     printf(",\"key\":");
-    cli_json_str(key, strlen(key));
-    printf(",\"size\":%llu,\"sum\":\"%016llx\",\"ctime\":%lld,\"n\":%u,"
-           "\"vars\":{", (unsigned long long) rec->size,
-           (unsigned long long) rec->sum, (long long) rec->ctime, rec->n);
+    cli_json_str(w->key, strlen(w->key));
+    printf(",\"raw\":");
+    cli_json_str(w->raw, strlen(w->raw));
+    printf(",\"size\":%llu,\"sum\":\"%016llx\",\"ctime\":%lld,"
+           "\"created\":\"%s\",\"n\":%u,\"vars\":{",
+           (unsigned long long) rec->size, (unsigned long long) rec->sum,
+           (long long) rec->ctime, w->when, rec->n);
 
     for (i = 0; i < rec->nvars; i++) {
         printf("%s", i ? "," : "");
@@ -149,14 +183,44 @@ where_json(cli_t *cli, const char *path, const char *key,
 }
 
 
+/* The raw record of w->path into *r, its bucket into w->key; exit code. */
+static int
+where_fetch(cli_t *cli, where_t *w, redisReply **r)
+{
+    long long  buckets;
+
+    buckets = cli_config_int(cli, "buckets");
+    if (buckets <= 0 || buckets > FSDFS_MAX_BUCKETS) {
+        fprintf(stderr, "fsdfs where: no %sconfig buckets: run fsdfs init "
+                "first\n", cli->prefix);
+        return cli->rc->err ? CLI_NOREDIS : CLI_ERROR;
+    }
+
+    fsdfs_key_loc(w->key, sizeof(w->key), cli->prefix,
+                  fsdfs_bucket(w->path, strlen(w->path), (uint32_t) buckets));
+
+    *r = cli_cmd(cli, "HGET %s %s", w->key, w->path);
+    if (!cli_reply_ok(*r, 0)) {
+        return cli->rc->err ? CLI_NOREDIS : CLI_ERROR;
+    }
+
+    if ((*r)->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "fsdfs where: \"%s\" is not indexed (its bucket "
+                "is %s)\n", w->path, w->key);
+        return CLI_NOTFOUND;
+    }
+
+    return CLI_OK;
+}
+
+
 int
 cli_where(cli_t *cli, int argc, char **argv)
 {
     int             rc;
-    char            key[FSDFS_KEY_MAX];
-    const char     *path, *bad;
-    long long       buckets;
-    redisReply     *r;
+    where_t         w;
+    const char     *bad;
+    redisReply     *r = NULL;
     fsdfs_record_t  rec;
 
     cli->json = (argc == 3 && strcmp(argv[2], "--json") == 0);
@@ -165,54 +229,35 @@ cli_where(cli_t *cli, int argc, char **argv)
         return CLI_USAGE;
     }
 
-    path = argv[1];
-    bad = fsdfs_path_check(path, strlen(path));
+    w.path = argv[1];
+    bad = fsdfs_path_check(w.path, strlen(w.path));
     if (bad) {
-        fprintf(stderr, "fsdfs where: invalid path \"%s\": %s\n", path, bad);
+        fprintf(stderr, "fsdfs where: invalid path \"%s\": %s\n", w.path,
+                bad);
         return CLI_USAGE;
     }
 
     rc = cli_connect(cli);
-    if (rc != CLI_OK) {
-        return rc;
+    if (rc == CLI_OK) {
+        rc = where_fetch(cli, &w, &r);
     }
 
-    buckets = cli_config_int(cli, "buckets");
-    if (buckets <= 0) {
-        fprintf(stderr, "fsdfs where: no %sconfig buckets: run fsdfs init "
-                "first\n", cli->prefix);
-        return CLI_ERROR;
-    }
-
-    fsdfs_key_loc(key, sizeof(key), cli->prefix,
-                  fsdfs_bucket(path, strlen(path), (uint32_t) buckets));
-
-    r = cli_cmd(cli, "HGET %s %s", key, path);
-    if (!cli_reply_ok(r, 0)) {
-        freeReplyObject(r);
-        return CLI_ERROR;
-    }
-
-    if (r->type != REDIS_REPLY_STRING) {
-        fprintf(stderr, "fsdfs where: \"%s\" is not indexed (its bucket "
-                "is %s)\n", path, key);
-        freeReplyObject(r);
-        return CLI_NOTFOUND;
-    }
-
-    if (fsdfs_record_decode(&rec, r->str, r->len) != 0) {
+    if (rc == CLI_OK && fsdfs_record_decode(&rec, r->str, r->len) != 0) {
         fprintf(stderr, "fsdfs where: corrupt record in %s for \"%s\": "
-                "\"%.*s\"\n", key, path, (int) r->len, r->str);
-        freeReplyObject(r);
-        return CLI_ERROR;
+                "\"%.*s\"\n", w.key, w.path, (int) r->len, r->str);
+        rc = CLI_ERROR;
     }
 
-    if (cli->json) {
-        where_json(cli, path, key, &rec);
-    } else {
-        where_text(cli, path, key, &rec);
+    if (rc == CLI_OK) {
+        where_time(&rec, w.when, sizeof(w.when));
+        where_raw(cli, w.path, w.key, w.raw, sizeof(w.raw));
+        if (cli->json) {
+            where_json(cli, &w, &rec);
+        } else {
+            where_text(cli, &w, &rec);
+        }
     }
 
     freeReplyObject(r);
-    return CLI_OK;
+    return rc;
 }
