@@ -5,7 +5,7 @@
  *
  *   - starts with '/', at most FSDFS_PATH_MAX bytes, does not end in '/'
  *   - no empty, "." or ".." segment
- *   - bytes: A-Z a-z 0-9 and - _ . ~ / + , = @ ( ) !  and UTF-8 (>= 0x80);
+ *   - bytes: A-Z a-z 0-9 and - _ . ~ / + , = @ ( ) !  and well-formed UTF-8;
  *     no controls, no space, no quotes, no backslash, no % ? # * ;
  */
 

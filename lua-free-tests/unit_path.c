@@ -44,6 +44,9 @@ main(void)
         "/../a", "/a/../b", "/a/..", "/a b", "/a%20b", "/a?b", "/a#b",
         "/a\"b", "/a'b", "/a\\b", "/a*b", "/a;b", "/a\tb", "/a\nb",
         "/a\x7f", "/a<b>", "/a|b",
+        "/a\xff" "b", "/a\xc3" "b", "/a\xc3", "/\xc0\xaf", "/\xe0\x80\xaf",
+        "/\xed\xa0\x80", "/\xf4\x90\x80\x80", "/\xf5\x80\x80\x80",
+        "/\x80", "/a\xe6\x97",
     };
 
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

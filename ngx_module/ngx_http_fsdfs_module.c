@@ -187,11 +187,13 @@ ngx_http_fsdfs_node(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    if (ngx_strncmp(value[2].data, "http://", 7) == 0) {
+    if (value[2].len > 7 && ngx_strncmp(value[2].data, "http://", 7) == 0) {
         u.url.data = value[2].data + 7;
         u.url.len = value[2].len - 7;
 
-    } else if (ngx_strncmp(value[2].data, "https://", 8) == 0) {
+    } else if (value[2].len > 8
+               && ngx_strncmp(value[2].data, "https://", 8) == 0)
+    {
         u.url.data = value[2].data + 8;
         u.url.len = value[2].len - 8;
 

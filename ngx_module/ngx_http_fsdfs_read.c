@@ -250,27 +250,13 @@ ngx_http_fsdfs_proxy(ngx_http_request_t *r, ngx_http_fsdfs_loc_conf_t *flcf,
 }
 
 
-/* Live holders other than this node, by rendezvous; then answer. */
-static ngx_int_t
-ngx_http_fsdfs_answer(ngx_http_request_t *r, ngx_http_fsdfs_loc_conf_t *flcf,
-    uint16_t *holders, ngx_uint_t n, ngx_uint_t hop)
+/* The holders that are alive and not this node, with their loads. */
+static ngx_uint_t
+ngx_http_fsdfs_live(uint16_t *holders, ngx_uint_t n, fsdfs_hrw_node_t *cand,
+    ngx_http_fsdfs_node_t **pick)
 {
-    ngx_int_t               best;
     ngx_uint_t              i, j, nnodes, ncand, self;
-    fsdfs_hrw_node_t        cand[FSDFS_MAX_HOLDERS];
-    ngx_http_fsdfs_node_t  *nodes, *pick[FSDFS_MAX_HOLDERS];
-
-    if (n == 0) {
-        ngx_http_fsdfs_count(not_found);
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    if (hop >= NGX_HTTP_FSDFS_MAX_HOPS) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "fsdfs: \"%V\" indexed here or on a peer but not on "
-                      "disk after %ui hops", &r->uri, hop);
-        return ngx_http_fsdfs_unavailable(r, "hop limit");
-    }
+    ngx_http_fsdfs_node_t  *nodes;
 
     nodes = ngx_http_fsdfs_nodes_snapshot(&nnodes);
     self = ngx_http_fsdfs_state()->self_id;
@@ -294,6 +280,33 @@ ngx_http_fsdfs_answer(ngx_http_request_t *r, ngx_http_fsdfs_loc_conf_t *flcf,
         pick[ncand++] = &nodes[j];
     }
 
+    return ncand;
+}
+
+
+/* A live holder other than this node, by rendezvous; then answer. */
+static ngx_int_t
+ngx_http_fsdfs_answer(ngx_http_request_t *r, ngx_http_fsdfs_loc_conf_t *flcf,
+    uint16_t *holders, ngx_uint_t n, ngx_uint_t hop)
+{
+    ngx_int_t               best;
+    ngx_uint_t              ncand;
+    fsdfs_hrw_node_t        cand[FSDFS_MAX_HOLDERS];
+    ngx_http_fsdfs_node_t  *pick[FSDFS_MAX_HOLDERS];
+
+    if (n == 0) {
+        ngx_http_fsdfs_count(not_found);
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (hop >= NGX_HTTP_FSDFS_MAX_HOPS) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "fsdfs: \"%V\" indexed here or on a peer but not on "
+                      "disk after %ui hops", &r->uri, hop);
+        return ngx_http_fsdfs_unavailable(r, "hop limit");
+    }
+
+    ncand = ngx_http_fsdfs_live(holders, n, cand, pick);
     best = fsdfs_hrw_pick((char *) r->uri.data, r->uri.len, cand, ncand);
 
     if (best < 0) {
@@ -556,7 +569,9 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
     const char                  *bad;
+    fsdfs_hrw_node_t             cand[FSDFS_MAX_HOLDERS];
     ngx_http_fsdfs_ctx_t        *ctx;
+    ngx_http_fsdfs_node_t       *pick[FSDFS_MAX_HOLDERS];
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_fsdfs_loc_conf_t   *flcf;
     ngx_http_fsdfs_main_conf_t  *fmcf;
@@ -628,6 +643,13 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
 
     rc = ngx_http_fsdfs_cache_get(fmcf->cache_zone, &r->uri, ctx->holders,
                                   &ctx->nholders, fmcf->cache_stale);
+
+    /* every cached holder dead: the index may know a newer copy */
+    if (rc == NGX_OK && ctx->nholders
+        && ngx_http_fsdfs_live(ctx->holders, ctx->nholders, cand, pick) == 0)
+    {
+        rc = NGX_AGAIN;
+    }
 
     if (rc == NGX_OK) {
         ngx_http_fsdfs_count(cache_hits);

@@ -1,7 +1,9 @@
 #!/usr/bin/perl
-# Three nodes, files spread two copies each: every file answers 200 through
-# every node within two redirects; a node dies and its files still answer
-# through the survivors.
+# Three nodes, files spread one or two copies each: every file answers 200
+# with its bytes through every node within two redirects followed by hand;
+# the same path always goes to the same holder, from any node; misses spread
+# over holders; a node dies and the files it shared still answer through
+# the survivors.
 
 use strict;
 use warnings;
@@ -9,67 +11,90 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use FsdfsTest;
 use Test::More;
+use Time::HiRes qw(sleep);
 
 my $redis = start_redis();
-fsdfs($redis, 'init', '--buckets', '256');
+my @n = map { start_node(name => $_) } qw(a b c);
+ok(wait_for(sub { redis_cli('HLEN', 'fsdfs:nodes') == 3 }, 5), '3 nodes registered');
+fsdfs('init', '--buckets', '256');
 
-my @n = map { start_node(name => $_, redis => $redis) } qw(a b c);
-my %files;
+my (%files, %copies);
 for my $i (1 .. 30) {
     my $path = sprintf '/music/%02d/track%d.%s', $i % 7, $i, $i % 2 ? 'mp3' : 'ogg';
     my $data = "track $i " x (50 + $i);
     $files{$path} = $data;
-    write_file($n[$i % 3]{root} . $path, $data);
-    write_file($n[($i + 1) % 3]{root} . $path, $data);
+    my @on = $i % 5 == 0 ? ($n[$i % 3]) : ($n[$i % 3], $n[($i + 1) % 3]);
+    write_file($_->{root} . $path, $data) for @on;
+    $copies{$path} = [map { $_->{name} } @on];
 }
-
-ok(wait_for(sub { redis_cli($redis, 'HLEN', 'fsdfs:nodes') == 3 }, 5), '3 nodes registered');
 for my $node (@n) {
-    my $out = fsdfs($redis, 'scan', $node->{name}, $node->{root});
+    my $out = fsdfs('scan', $node->{name}, $node->{root});
     is($? >> 8, 0, "scan $node->{name}") or diag($out);
 }
-sleep 1.2;
-
-sub fetch {
-    my ($port, $path) = @_;
-    for my $hop (0 .. 2) {
-        my $r = http($port, 'GET', $path);
-        return $r if $r->{status} != 302;
-        my ($p, $rest) = $r->{headers}{location} =~ m{^http://127\.0\.0\.1:(\d+)(/.*)$} or return $r;
-        ($port, $path) = ($p, $rest);
+ok(wait_for(sub {
+    my $ok = 1;
+    for my $node (@n) {
+        my $j = status_json($node) or return 0;
+        $ok &&= 3 == grep { $_->{alive} && $_->{url} } @{$j->{nodes} // []};
     }
-    return { status => 'loop' };
-}
+    $ok;
+}, 5), 'every node sees 3 live nodes');
+sleep 1.1;   # and every worker's copy of the table is fresh
 
 sub all_answer {
     my ($label, @nodes) = @_;
-    my $bad = 0;
+    my ($bad, $hops) = (0, 0);
     for my $node (@nodes) {
         for my $path (sort keys %files) {
-            my $r = fetch($node->{port}, $path);
-            next if $r->{status} eq '200' && $r->{body} eq $files{$path};
+            my $r = follow($node->{port}, $path, 2);
+            $hops = @{$r->{hops}} - 1 if @{$r->{hops}} - 1 > $hops;
+            next if $r->{status} == 200 && $r->{body} eq $files{$path};
             $bad++;
-            diag("$label: $path via $node->{name}: $r->{status}");
+            diag("$label: $path via $node->{name}: $r->{status} (hops @{$r->{hops}})");
         }
     }
     is($bad, 0, "$label: every file answers 200 with its bytes through every node");
+    cmp_ok($hops, '<=', 1, "$label: one redirect at most when a live holder is known");
 }
 
 all_answer('3 nodes', @n);
 
-# spread: each node serves some redirects, not one node all of them
-my %target;
-for my $path (sort keys %files) {
-    my $r = http($n[0]{port}, 'GET', $path);
-    $target{$1}++ if $r->{status} == 302 && $r->{headers}{location} =~ m{:(\d+)/};
+# rendezvous: the same path goes to the same holder, from any non-holder
+my ($stable, %target) = (1);
+for my $path (grep { @{$copies{$_}} == 2 } sort keys %files) {
+    my %h = map { $_ => 1 } @{$copies{$path}};
+    my ($other) = grep { !$h{$_->{name}} } @n;
+    my %l;
+    $l{http($other->{port}, 'GET', $path)->{headers}{location} // 'none'}++ for 1 .. 5;
+    $stable = 0, diag("$path: " . join ' ', keys %l) if keys %l != 1;
+    my ($loc) = keys %l;
+    $target{"$other->{name}:$1"}++ if $loc =~ m{:(\d+)/};
+    my ($port) = $loc =~ m{:(\d+)/};
+    my ($to) = grep { $_->{port} == ($port // 0) } @n;
+    ok($to && $h{$to->{name}}, "$path: redirected to a holder") or diag($loc);
 }
-cmp_ok(scalar(keys %target), '>=', 2, 'misses spread over several holders');
+ok($stable, 'the same path always redirects to the same holder');
+my %per_from;
+$per_from{(split /:/)[0]}{(split /:/)[1]}++ for keys %target;
+ok(!grep({ keys %{$per_from{$_}} < 2 } keys %per_from),
+   'from each node, misses spread over both other holders')
+    or diag(explain \%target);
 
+# a node dies: what it shared answers through the survivors; what only it had is 503
 kill_node($n[2]);
-my $cid = redis_cli($redis, 'HGET', 'fsdfs:nodes', 'c');
-ok(wait_for(sub { !redis_cli($redis, 'EXISTS', "fsdfs:alive:$cid") }, 5),
-   'c is no longer alive after its alive key expires');
-sleep 1.2;
+my $cid = node_id('c');
+ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:$cid") }, 5),
+   'c is no longer alive once its alive key expires');
+ok(wait_for(sub {
+    my $j = status_json($n[0]) or return 0;
+    !grep { $_->{id} == $cid && $_->{alive} } @{$j->{nodes} // []}
+}, 3), 'a sees c dead');
+sleep 1.1;
+delete $files{$_} for grep { "@{$copies{$_}}" eq 'c' } keys %copies;
 all_answer('c dead', @n[0, 1]);
+for my $path (grep { "@{$copies{$_}}" eq 'c' } sort keys %copies) {
+    my $r = http($n[0]{port}, 'GET', $path);
+    is($r->{status}, 503, "$path was only on c: 503");
+}
 
 finish();
