@@ -5,12 +5,13 @@
 # A MISS is reported, never fatal; a target that cannot start or answers
 # wrongly is.
 #
-#   BENCH_SECONDS=5 BENCH_CONNS=32 bench/read_path.sh
+#   BENCH_SECONDS=3 BENCH_ROUNDS=3 BENCH_CONNS=32 bench/read_path.sh
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FSDFS_BUILD:-$top/build}
-secs=${BENCH_SECONDS:-5}
+secs=${BENCH_SECONDS:-3}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-32}
 peer=${FSDFS_PEER_DIR:-$top/../shared/peers/lua-redirect}
 tmp=$(mktemp -d /tmp/fsdfs-bench-XXXXXX)
@@ -25,6 +26,9 @@ cleanup() {
         [ -e "$p" ] && kill -QUIT "$(cat "$p")" 2>/dev/null || true
     done
     [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+    for _ in $(seq 40); do
+        ls "$tmp"/*/nginx.pid >/dev/null 2>&1 || break; sleep 0.05
+    done
     if [ "$ok" = 1 ]; then rm -rf "$tmp"; else echo "bench: logs kept in $tmp" >&2; fi
 }
 trap cleanup EXIT
@@ -44,6 +48,11 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break;
 
 user=""; [ "$(id -u)" = 0 ] && user="user root;"
 
+# the file-descriptor cache a static-file server runs with (conf.d has it),
+# on every server alike; BENCH_OPEN_FILE_CACHE=0 measures without it
+ofc="open_file_cache max=10000 inactive=60s; open_file_cache_valid 10s; open_file_cache_errors on;"
+[ "${BENCH_OPEN_FILE_CACHE:-1}" = 1 ] || ofc=""
+
 # one nginx: $1 name, $2 port, $3 http-level lines, $4 location / body
 start_nginx() {
     local name=$1 port=$2 http=$3 loc=$4 p=$tmp/$1
@@ -60,6 +69,7 @@ http {
     access_log off;
     sendfile on;
     tcp_nopush on;
+    $ofc
     client_body_temp_path $p/tmp;
     proxy_temp_path $p/tmp;
     fastcgi_temp_path $p/tmp;
@@ -123,11 +133,25 @@ expect "http://127.0.0.1:$node_c/bench/miss.mp3" 302 "http://127.0.0.1:$node_b/b
 
 # --- measurements -----------------------------------------------------------
 
-# rps of one target (after a short warm-up)
-rps() {
-    wrk -t1 -c"$conns" -d1s "$1" >/dev/null 2>&1 || true
+# rps of one target, one run
+rps_once() {
     wrk -t1 -c"$conns" -d"${secs}s" "$1" | awk '/^Requests\/sec/ { print $2 }'
 }
+
+# "BASE TARGET": medians over $rounds rounds that alternate the two, so a
+# drift of the machine's speed during the run hits both sides alike
+pair() {
+    local base=$1 target=$2 i b=() t=()
+    wrk -t1 -c"$conns" -d1s "$base" >/dev/null 2>&1 || true
+    wrk -t1 -c"$conns" -d1s "$target" >/dev/null 2>&1 || true
+    for ((i = 0; i < rounds; i++)); do
+        b+=("$(rps_once "$base")")
+        t+=("$(rps_once "$target")")
+    done
+    echo "$(median "${b[@]}") $(median "${t[@]}")"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # p99 in ms at about $2 requests/s in total
 p99_at() {
@@ -141,13 +165,16 @@ p99_at() {
                               print v }'
 }
 
-echo "bench: $secs s per target, $conns connections, 1 wrk thread, 1 nginx worker each"
-r_stock=$(rps "http://127.0.0.1:$stock/bench/hit.mp3")
-r_local=$(rps "http://127.0.0.1:$node_a/bench/hit.mp3")
-r_302=$(rps "http://127.0.0.1:$stock/302")
-r_warm=$(rps "http://127.0.0.1:$node_a/bench/miss.mp3")
-r_redis=$(rps "http://127.0.0.1:$node_c/bench/miss.mp3")
-r_lua=""; [ -n "$lua" ] && r_lua=$(rps "http://127.0.0.1:$lua/bench/miss.mp3")
+echo "bench: open_file_cache ${ofc:+on}${ofc:-off} on every server"
+echo "bench: $rounds alternating rounds of $secs s per pair, $conns connections, 1 wrk thread, 1 nginx worker each"
+read -r r_stock r_local < <(pair "http://127.0.0.1:$stock/bench/hit.mp3" "http://127.0.0.1:$node_a/bench/hit.mp3")
+read -r r_302 r_warm < <(pair "http://127.0.0.1:$stock/302" "http://127.0.0.1:$node_a/bench/miss.mp3")
+r_lua=""
+if [ -n "$lua" ]; then
+    read -r r_lua r_redis < <(pair "http://127.0.0.1:$lua/bench/miss.mp3" "http://127.0.0.1:$node_c/bench/miss.mp3")
+else
+    r_redis=$(rps_once "http://127.0.0.1:$node_c/bench/miss.mp3")
+fi
 half=$(awk -v r="$r_warm" 'BEGIN { printf "%d", r / 2 }')
 p99=$(p99_at "http://127.0.0.1:$node_a/bench/miss.mp3" "$half")
 
