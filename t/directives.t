@@ -11,7 +11,7 @@ use FsdfsTest;
 use Test::More;
 
 my $mod = build_dir() . '/ngx_http_fsdfs_module.so';
-plan skip_all => "module not built: $mod" unless -f $mod;
+BAIL_OUT("module not built: $mod (run make)") unless -f $mod;
 
 # $http: http-level lines; $loc: body of `location /`; $srv: server lines
 sub conf {
