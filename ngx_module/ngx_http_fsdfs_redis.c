@@ -368,7 +368,6 @@ ngx_http_fsdfs_redis_callback(redisAsyncContext *ac, void *r, void *privdata)
 
     if (r) {
         rd->last_reply = ngx_current_msec;
-        ngx_time_update();
         (void) ngx_atomic_fetch_add(&st->counters.redis_usec,
                                 (ngx_current_msec - cmd->start) * 1000);
 

@@ -33,7 +33,7 @@ static ngx_http_fsdfs_metric_t  ngx_http_fsdfs_metrics[] = {
     ngx_http_fsdfs_ctr(redis_requests, "redis commands sent"),
     ngx_http_fsdfs_ctr(redis_errors, "redis commands without a reply"),
     ngx_http_fsdfs_ctr(redis_timeouts, "lookups that timed out"),
-    ngx_http_fsdfs_ctr(redis_usec, "total redis reply latency, usec"),
+    ngx_http_fsdfs_ctr(redis_usec, "total redis reply latency, usec (ms steps)"),
     ngx_http_fsdfs_ctr(corrupt_records, "index records that failed to decode"),
     { NULL, 0, NULL }
 };
