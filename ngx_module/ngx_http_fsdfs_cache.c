@@ -256,6 +256,10 @@ ngx_http_fsdfs_cache_put(ngx_shm_zone_t *zone, ngx_str_t *path,
         cn = ngx_http_fsdfs_cache_alloc(shpool, sh, size);
         if (cn == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "fsdfs: cache zone \"%V\" has no room for \"%V\" "
+                          "even after evicting; make it larger",
+                          &zone->shm.name, path);
             return;
         }
 
