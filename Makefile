@@ -22,6 +22,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN)
 LDFLAGS    += $(SAN)
 LDLIBS     := -lhiredis -lcrypto -lm
+D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm
 
 DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev \
               libpcre2-dev libcurl4-openssl-dev redis-server perl wrk \
@@ -31,17 +32,23 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC    := $(wildcard sidecar/cli*.c)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# fsdfsd: every sidecar file that is not the CLI's
+D_SRC      := $(filter-out sidecar/cli%,$(wildcard sidecar/*.c))
+D_OBJ      := $(D_SRC:%.c=$(BUILD)/%.o)
+# pure-logic sidecar code the unit tests drive without Redis or HTTP
+UNIT_LIB   := $(filter $(BUILD)/sidecar/planner.o $(BUILD)/sidecar/conf.o,$(D_OBJ))
 UNIT_SRC   := $(wildcard lua-free-tests/unit_*.c)
 UNIT_BIN   := $(UNIT_SRC:lua-free-tests/%.c=$(BUILD)/tests/%)
 MOD_SRC    := config $(wildcard ngx_module/*.[ch]) $(wildcard common/*.[ch])
 MODULE     := $(BUILD)/ngx_http_fsdfs_module.so
 
-.PHONY: all module cli unit deps test asan test-asan demo demo-stop bench clean
+.PHONY: all module cli daemon unit deps test asan test-asan demo demo-stop bench clean
 
-all: module cli unit
+all: module cli daemon unit
 
 module: $(MODULE)
 cli: $(BUILD)/fsdfs
+daemon: $(BUILD)/fsdfsd
 unit: $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
@@ -51,13 +58,16 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
 $(BUILD)/fsdfs: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fsdfsd: $(D_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(D_LDLIBS)
+
 $(BUILD)/bench/fill_index: bench/fill_index.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(LDLIBS)
 
-$(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ)
+$(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ) $(UNIT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilua-free-tests $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ilua-free-tests -Isidecar $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(UNIT_LIB) $(D_LDLIBS)
 
 # The module: configure a private copy of the nginx tree with the flags the
 # installed nginx was built with (Debian ships them in conf_flags), so the
