@@ -244,6 +244,106 @@ fsdfs_sign_verify(const unsigned char *key, size_t keylen,
 }
 
 
+static int
+fsdfs_url_plain(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9')
+           || c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
+}
+
+
+size_t
+fsdfs_url_encode(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t         i, n, w;
+    unsigned char  c;
+    static const char  hex[] = "0123456789ABCDEF";
+
+    n = 0;   /* bytes needed */
+    w = 0;   /* bytes written: whole escapes only, so dst stays valid */
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) src[i];
+
+        if (fsdfs_url_plain(c)) {
+            if (w == n && n + 1 < cap) {
+                dst[w++] = (char) c;
+            }
+            n++;
+            continue;
+        }
+
+        if (w == n && n + 3 < cap) {
+            dst[w++] = '%';
+            dst[w++] = hex[c >> 4];
+            dst[w++] = hex[c & 0x0f];
+        }
+        n += 3;
+    }
+
+    if (cap) {
+        dst[w] = '\0';
+    }
+
+    return n;
+}
+
+
+int
+fsdfs_sign_query(char *buf, size_t cap, const unsigned char *key,
+    size_t keylen, const char *method, const char *uri_path,
+    const fsdfs_sign_param_t *params, unsigned nparams, int64_t ts,
+    uint64_t epoch)
+{
+    int       n;
+    size_t    pos, len;
+    unsigned  i;
+    char      canon[FSDFS_SIGN_CANON_MAX], sig[FSDFS_SIGN_HEX_LEN + 1];
+
+    if (cap == 0 || method == NULL || uri_path == NULL) {
+        return -1;
+    }
+
+    n = fsdfs_sign_canon(canon, sizeof(canon), method, strlen(method),
+                         uri_path, strlen(uri_path), params, nparams, ts,
+                         epoch);
+    if (n < 0 || fsdfs_sign(key, keylen, canon, (size_t) n, sig) != 0) {
+        return -1;
+    }
+
+    pos = 0;
+
+    for (i = 0; i < nparams; i++) {
+        if (fsdfs_sign_put(buf, cap, &pos, params[i].name, params[i].name_len)
+            != 0
+            || fsdfs_sign_put(buf, cap, &pos, "=", 1) != 0)
+        {
+            return -1;
+        }
+
+        len = fsdfs_url_encode(buf + pos, cap - pos, params[i].value,
+                               params[i].value_len);
+        if (len >= cap - pos) {
+            return -1;
+        }
+        pos += len;
+
+        if (fsdfs_sign_put(buf, cap, &pos, "&", 1) != 0) {
+            return -1;
+        }
+    }
+
+    n = snprintf(buf + pos, cap - pos, "ts=%" PRId64 "&epoch=%" PRIu64
+                 "&sig=%s", ts, epoch, sig);
+    if (n < 0 || (size_t) n >= cap - pos || pos + (size_t) n > INT_MAX) {
+        return -1;
+    }
+
+    return (int) (pos + (size_t) n);
+}
+
+
 const char *
 fsdfs_sign_check_time(int64_t ts, int64_t now, int64_t window)
 {

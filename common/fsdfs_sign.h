@@ -51,6 +51,35 @@ int fsdfs_sign_canon(char *buf, size_t cap, const char *method,
     const fsdfs_sign_param_t *params, unsigned nparams, int64_t ts,
     uint64_t epoch);
 
+/*
+ * Percent-encodes len bytes of src into dst for a query string: every
+ * byte outside A-Za-z0-9 - _ . ~ / becomes %XX (uppercase hex), so '+',
+ * '=', '&' and UTF-8 travel unambiguously. Like snprintf, returns the
+ * length the encoding needs; dst holds all of it and a NUL only if that
+ * is less than cap (dst may be NULL when cap is 0, to measure).
+ */
+size_t fsdfs_url_encode(char *dst, size_t cap, const char *src, size_t len);
+
+/*
+ * Builds a signed command's query string into buf, NUL-terminated:
+ *
+ *   name1=enc(value1)&...&nameN=enc(valueN)&ts=T&epoch=E&sig=HEX
+ *
+ * the parameters in the order given, values encoded as above, and HEX
+ * the signature of fsdfs_sign_canon() over method, uri_path (the URI
+ * path, "/_fsdfs/pull"; it is signed, not written) and the unencoded
+ * values. Names go out as they are: the sender chooses them, and they
+ * are plain words. Returns the length, or -1 if the canonical string is
+ * refused or longer than FSDFS_SIGN_CANON_MAX, the query and its NUL do
+ * not fit in cap, or signing fails.
+ */
+#define FSDFS_SIGN_CANON_MAX   8192
+
+int fsdfs_sign_query(char *buf, size_t cap, const unsigned char *key,
+    size_t keylen, const char *method, const char *uri_path,
+    const fsdfs_sign_param_t *params, unsigned nparams, int64_t ts,
+    uint64_t epoch);
+
 /* HMAC-SHA256(key, canon) as 64 lowercase hex digits and a NUL; 0 on
  * success, -1 on a libcrypto failure. */
 int fsdfs_sign(const unsigned char *key, size_t keylen, const char *canon,

@@ -501,6 +501,248 @@ end_to_end(void)
 }
 
 
+/* The receiver's side, as the node does it: split on '&' and '=',
+ * percent-decode, and keep sig apart. -1 on a malformed escape. */
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+
+static int
+pct_decode(char *dst, const char *src, size_t len, size_t *out)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (src[i] != '%') {
+            dst[n++] = src[i];
+            continue;
+        }
+        if (i + 2 >= len) {
+            return -1;
+        }
+        hi = hexval(src[i + 1]);
+        lo = hexval(src[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        dst[n++] = (char) (hi << 4 | lo);
+        i += 2;
+    }
+
+    *out = n;
+    return 0;
+}
+
+
+/* Parses query (modified in place), verifies it for method and uri.
+ * Returns 0 if the signature holds. */
+static int
+verify_query(const unsigned char *key, size_t keylen, const char *method,
+    const char *uri, const char *query, int64_t *ts, uint64_t *epoch)
+{
+    int                 n;
+    char               *p, *amp, *eq, *sig, canonbuf[2048];
+    char                q[2048], vals[FSDFS_SIGN_MAX_PARAMS][512];
+    size_t              vlen;
+    unsigned            np;
+    fsdfs_sign_param_t  ps[FSDFS_SIGN_MAX_PARAMS];
+
+    snprintf(q, sizeof(q), "%s", query);
+    np = 0;
+    sig = NULL;
+    *ts = -1;
+    *epoch = 0;
+
+    for (p = q; p && *p; p = amp) {
+        amp = strchr(p, '&');
+        if (amp) {
+            *amp++ = '\0';
+        }
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            return -1;
+        }
+        *eq++ = '\0';
+
+        if (strcmp(p, "sig") == 0) {
+            sig = eq;
+            continue;
+        }
+        if (strcmp(p, "ts") == 0) {
+            *ts = strtoll(eq, NULL, 10);
+            continue;
+        }
+        if (strcmp(p, "epoch") == 0) {
+            *epoch = strtoull(eq, NULL, 10);
+            continue;
+        }
+        if (np == FSDFS_SIGN_MAX_PARAMS
+            || pct_decode(vals[np], eq, strlen(eq), &vlen) != 0)
+        {
+            return -1;
+        }
+        ps[np] = (fsdfs_sign_param_t) { p, strlen(p), vals[np], vlen };
+        np++;
+    }
+
+    if (sig == NULL) {
+        return -1;
+    }
+
+    n = fsdfs_sign_canon(canonbuf, sizeof(canonbuf), method, strlen(method),
+                         uri, strlen(uri), ps, np, *ts, *epoch);
+    if (n < 0) {
+        return -1;
+    }
+
+    return fsdfs_sign_verify(key, keylen, canonbuf, (size_t) n, sig,
+                             strlen(sig));
+}
+
+
+static void
+query_string(void)
+{
+    int            n, rc, fits;
+    char           q[1024], want[1024], buf[1024], sig[FSDFS_SIGN_HEX_LEN + 1];
+    char           small[8];
+    size_t         len, cap;
+    int64_t        ts;
+    uint64_t       epoch;
+    unsigned char  key[32];
+    fsdfs_sign_param_t  ps[4] = {
+        P("path", "/music/caf\xc3\xa9 & co/a+b=c.mp3"), P("from", "2"),
+        P("size", "48213"), P("sum", "0011223344556677")
+    };
+    fsdfs_sign_param_t  bad[2];
+
+    memset(key, 'k', sizeof(key));
+
+    /* Encoding alone */
+    len = fsdfs_url_encode(buf, sizeof(buf), "/a-b_c.d~e/F9", 13);
+    ok(len == 13 && strcmp(buf, "/a-b_c.d~e/F9") == 0,
+       "url_encode: unreserved bytes and '/' pass as they are");
+    len = fsdfs_url_encode(buf, sizeof(buf), "\xc3\xa9+=& ?%#\x01\xff", 11);
+    is_str(buf, "%C3%A9%2B%3D%26%20%3F%25%23%01%FF",
+           "url_encode: UTF-8, '+', '=', '&', space, '?', '%', '#', "
+           "control and high bytes as uppercase %XX");
+    is_int((long long) len, 33, "url_encode returns the encoded length");
+    is_int((long long) fsdfs_url_encode(NULL, 0, "a b", 3), 5,
+           "url_encode measures with a NULL buffer and cap 0");
+    len = fsdfs_url_encode(small, 4, "ab c", 4);
+    ok(len == 6 && strcmp(small, "ab") == 0,
+       "url_encode: a short buffer holds whole escapes only, "
+       "NUL-terminated");
+    len = fsdfs_url_encode(small, 6, "ab c", 4);
+    ok(len == 6 && strcmp(small, "ab%20") == 0,
+       "url_encode: cap one more than the length is enough");
+    len = fsdfs_url_encode(small, sizeof(small), "", 0);
+    ok(len == 0 && small[0] == '\0', "url_encode: empty value");
+
+    /* The exact form: parameters in the given order, then ts, epoch, sig
+     * over the canonical string of the unencoded values. */
+    n = fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                         "/_fsdfs/pull", ps, 4, 1700000000, 9);
+    rc = fsdfs_sign_canon(buf, sizeof(buf), "POST", 4, "/_fsdfs/pull", 12,
+                          ps, 4, 1700000000, 9);
+    fsdfs_sign(key, sizeof(key), buf, (size_t) rc, sig);
+    snprintf(want, sizeof(want),
+             "path=/music/caf%%C3%%A9%%20%%26%%20co/a%%2Bb%%3Dc.mp3&from=2"
+             "&size=48213&sum=0011223344556677&ts=1700000000&epoch=9&sig=%s",
+             sig);
+    is_str(q, want, "sign_query: exact query string");
+    is_int(n, (long long) strlen(want), "sign_query returns its length");
+
+    /* Round trip: the node's parse, decode, canon, verify */
+    ok(verify_query(key, sizeof(key), "POST", "/_fsdfs/pull", q, &ts, &epoch)
+       == 0 && ts == 1700000000 && epoch == 9,
+       "sign_query round trip: parsed, decoded, verified");
+    ok(verify_query(key, sizeof(key), "POST", "/_fsdfs/drop", q, &ts, &epoch)
+       != 0, "the URI path is signed: another command does not verify");
+    ok(verify_query(key, sizeof(key), "GET", "/_fsdfs/pull", q, &ts, &epoch)
+       != 0, "the method is signed");
+    key[0] ^= 1;
+    ok(verify_query(key, sizeof(key), "POST", "/_fsdfs/pull", q, &ts, &epoch)
+       != 0, "another key does not verify");
+    key[0] ^= 1;
+
+    snprintf(buf, sizeof(buf), "%s", q);
+    *strstr(buf, "48213") = '5';
+    ok(verify_query(key, sizeof(key), "POST", "/_fsdfs/pull", buf, &ts,
+                    &epoch) != 0, "a changed value does not verify");
+    snprintf(buf, sizeof(buf), "%s", q);
+    *strstr(buf, "epoch=9") = 'E';   /* becomes an unknown "Epoch" param */
+    ok(verify_query(key, sizeof(key), "POST", "/_fsdfs/pull", buf, &ts,
+                    &epoch) != 0, "a renamed parameter does not verify");
+
+    /* A drop: one parameter; a negative ts and a huge epoch print whole. */
+    n = fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                         "/_fsdfs/drop", ps, 1, -5, UINT64_MAX);
+    ok(n > 0 && strstr(q, "&ts=-5&epoch=18446744073709551615&sig=") != NULL
+       && verify_query(key, sizeof(key), "POST", "/_fsdfs/drop", q, &ts,
+                       &epoch) == 0 && ts == -5 && epoch == UINT64_MAX,
+       "sign_query: negative ts, largest epoch, round trip");
+
+    /* No parameters at all */
+    n = fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "GET", "/_fsdfs/x",
+                         NULL, 0, 1, 2);
+    ok(n > 0 && strncmp(q, "ts=1&epoch=2&sig=", 17) == 0
+       && (size_t) n == 17 + FSDFS_SIGN_HEX_LEN,
+       "sign_query: no command parameters");
+
+    /* Every cap below the length is refused; the exact one fits. */
+    n = fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                         "/_fsdfs/pull", ps, 4, 1700000000, 9);
+    fits = 1;
+    for (cap = 1; cap <= (size_t) n; cap++) {
+        memset(buf, 'x', sizeof(buf));
+        if (fsdfs_sign_query(buf, cap, key, sizeof(key), "POST",
+                             "/_fsdfs/pull", ps, 4, 1700000000, 9) != -1
+            || buf[cap] != 'x')
+        {
+            fits = 0;
+        }
+    }
+    ok(fits, "sign_query: -1 for every cap too small, nothing past cap");
+    is_int(fsdfs_sign_query(buf, (size_t) n + 1, key, sizeof(key), "POST",
+                            "/_fsdfs/pull", ps, 4, 1700000000, 9), n,
+           "sign_query: length + 1 is enough");
+    is_int(fsdfs_sign_query(buf, 0, key, sizeof(key), "POST", "/_fsdfs/pull",
+                            ps, 4, 1, 1), -1, "sign_query: cap 0 refused");
+
+    /* What the canonical string refuses, the query refuses. */
+    bad[0] = (fsdfs_sign_param_t) P("path", "/a\nb");
+    is_int(fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                            "/_fsdfs/drop", bad, 1, 1, 1), -1,
+           "sign_query: newline in a value refused");
+    bad[0] = (fsdfs_sign_param_t) P("ts", "5");
+    is_int(fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                            "/_fsdfs/drop", bad, 1, 1, 1), -1,
+           "sign_query: a parameter named ts refused");
+    bad[0] = (fsdfs_sign_param_t) P("path", "/a");
+    bad[1] = (fsdfs_sign_param_t) P("path", "/b");
+    is_int(fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST",
+                            "/_fsdfs/drop", bad, 2, 1, 1), -1,
+           "sign_query: a repeated name refused");
+    is_int(fsdfs_sign_query(q, sizeof(q), key, sizeof(key), "POST", "",
+                            ps, 1, 1, 1), -1,
+           "sign_query: empty URI path refused");
+}
+
+
 int
 main(void)
 {
@@ -512,5 +754,6 @@ main(void)
     bad_params();
     secrets();
     end_to_end();
+    query_string();
     return done_testing();
 }
