@@ -35,6 +35,7 @@ $build = "$top/$build" unless $build =~ m{^/};
 my $tmp = tempdir('fsdfs-t-XXXXXX', TMPDIR => 1);
 chmod 0755, $tmp;
 my (@nodes, @redis, @tdirs, $finished, $current_redis);
+my (@fsdfsds, $secret_path);
 
 sub build_dir { $build }
 sub tmp { $tmp }
@@ -248,7 +249,8 @@ sub run_nginx {
 # A whole nginx.conf for one node. Options: name, port, redis (port),
 # redis_opts (appended to fsdfs_redis), http (extra http-level lines),
 # location (body of `location /`), server (extra server-level lines),
-# workers, fsdfs => 0 (no fsdfs_node/fsdfs_redis).
+# workers, fsdfs => 0 (no fsdfs_node/fsdfs_redis); for cluster nodes
+# (see cluster_conf): commands, quota, cache_ttl, pulls, threads.
 sub node_conf {
     my (%o) = @_;
     my $p = $o{prefix};
@@ -261,11 +263,13 @@ sub node_conf {
           . "    fsdfs_redis 127.0.0.1:$redis" . ($o{redis_opts} // '') . ";"
         : '';
     my $loc = $o{location} // 'fsdfs on;';
-    my $http = $o{http} // '';
-    my $server = $o{server} // '';
+    my ($cmain, $chttp, $cserver) = cluster_conf(%o);
+    my $http = $chttp . ($o{http} // '');
+    my $server = $cserver . ($o{server} // '');
     return <<"CONF";
 load_module $build/ngx_http_fsdfs_module.so;
 $user
+$cmain
 daemon on;
 master_process on;
 worker_processes $workers;
@@ -473,6 +477,336 @@ sub status_json {
     return eval { JSON::PP::decode_json($r->{body}) };
 }
 
+# Cluster: signed commands, fsdfsd, the index as the master sees it --------
+
+push @EXPORT, qw(secret_file cluster_conf start_fsdfsd stop_fsdfsd kill_fsdfsd
+                 fsdfsd_log fsdfsd_tail rcmd stats kn_min kn_hist bucket_of
+                 record_of holders all_records node_ids wait_kn cluster_diag
+                 files_answer);
+
+# The shared command secret: written once per test dir (48 bytes, 0600);
+# the CLI finds it in $FSDFS_SECRET.
+sub secret_file {
+    return $secret_path if $secret_path;
+    $secret_path = "$tmp/secret";
+    my $key = join '', map { sprintf '%02x', int rand 256 } 1 .. 24;
+    write_file($secret_path, "$key\n");
+    chmod 0600, $secret_path;
+    $ENV{FSDFS_SECRET} = $secret_path;
+    return $secret_path;
+}
+
+# The lines node_conf adds for a cluster node (option commands => 1):
+# main level (a thread pool), http level (secret, quota, short lookup
+# cache, pull concurrency) and server level (the command location).
+# Options: commands, quota (e.g. '64k'), cache_ttl ('1s'), pulls (4),
+# threads (4). Returns three strings, empty without `commands`.
+sub cluster_conf {
+    my (%o) = @_;
+    my $http = '';
+    $http .= "fsdfs_quota $o{quota};\n    " if defined $o{quota};
+    return ('', $http, '') unless $o{commands};
+    my $secret = secret_file();
+    my $ttl = $o{cache_ttl} // '1s';
+    my $main = 'thread_pool fsdfs threads=' . ($o{threads} // 4) . ';';
+    $http .= "fsdfs_secret $secret;\n"
+           . "    fsdfs_thread_pool fsdfs;\n"
+           . "    fsdfs_pull_concurrency " . ($o{pulls} // 4) . ";\n"
+           . "    fsdfs_cache zone=fsdfs_$o{port}:1m ttl=$ttl neg_ttl=$ttl;\n"
+           . "    open_file_cache max=1000 inactive=10s;\n"
+           . "    open_file_cache_valid 1s;\n"
+           . "    open_file_cache_errors on;\n    ";
+    my $server = "location /_fsdfs/ { fsdfs_commands; }\n        ";
+    return ($main, $http, $server);
+}
+
+# start_fsdfsd(name => 'm1', redis => PORT, lease => '3s', dead_after => '3s',
+# forget_after, cache_ttl, retry_after, pull_timeout, log_level, extra =>
+# {key => value}): writes $tmp/fsdfsd-NAME/fsdfsd.conf and runs
+# $build/fsdfsd -c on it in the background, stderr into fsdfsd.log there.
+sub start_fsdfsd {
+    my (%o) = @_;
+    my $name = $o{name} // 'm' . (@fsdfsds + 1);
+    my $dir = "$tmp/fsdfsd-$name";
+    make_path($dir);
+    my %c = (
+        redis        => '127.0.0.1:' . ($o{redis} // $current_redis),
+        prefix       => 'fsdfs:',
+        secret       => secret_file(),
+        name         => $name,
+        lease        => $o{lease} // '3s',
+        dead_after   => $o{dead_after} // '3s',
+        forget_after => $o{forget_after} // '1h',
+        cache_ttl    => $o{cache_ttl} // '1s',
+        retry_after  => $o{retry_after} // '1s',
+        pull_timeout => $o{pull_timeout} // '10s',
+        log_level    => $o{log_level} // ($ENV{FSDFS_DEBUG} ? 'debug' : 'info'),
+        %{$o{extra} // {}},
+    );
+    write_file("$dir/fsdfsd.conf",
+               join '', map { "$_ $c{$_}\n" } grep { defined $c{$_} } sort keys %c);
+    my $d = { name => $name, dir => $dir, log => "$dir/fsdfsd.log",
+              conf => "$dir/fsdfsd.conf" };
+    my %env = asan_env($dir);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        @ENV{keys %env} = values %env;
+        open STDOUT, '>>', $d->{log};
+        open STDERR, '>&', \*STDOUT;
+        exec "$build/fsdfsd", '-c', $d->{conf};
+        exit 127;
+    }
+    $d->{pid} = $pid;
+    push @fsdfsds, $d;
+    return $d;
+}
+
+sub reap_fsdfsd {
+    my ($d, $sig, $grace) = @_;
+    return unless $d->{pid};
+    kill $sig, $d->{pid};
+    my $end = time + $grace;
+    while (time < $end) {
+        last if waitpid($d->{pid}, WNOHANG) == $d->{pid};
+        sleep 0.05;
+    }
+    if (kill 0, $d->{pid}) {
+        kill 'KILL', $d->{pid};
+        waitpid($d->{pid}, 0);
+        $d->{status} = "did not stop on SIG$sig";
+    }
+    $d->{pid} = 0;
+}
+
+# SIGTERM, up to 10 s to leave; SIGKILL.
+sub stop_fsdfsd { reap_fsdfsd($_[0], 'TERM', 10) }
+sub kill_fsdfsd { reap_fsdfsd($_[0], 'KILL', 5) }
+
+sub fsdfsd_log { slurp($_[0]{log}) }
+
+# The last $n lines of an fsdfsd's log, for diagnostics.
+sub fsdfsd_tail {
+    my ($d, $n) = @_;
+    my @l = split /^/, fsdfsd_log($d);
+    $n //= 20;
+    return "--- $d->{name}'s log, last lines:\n"
+         . join('', @l > $n ? @l[-$n .. -1] : @l);
+}
+
+sub check_fsdfsd_logs {
+    for my $d (@fsdfsds) {
+        my @bad = grep { /AddressSanitizer|runtime error:|LeakSanitizer|Segmentation|Assertion|double free/ }
+                  split /^/, fsdfsd_log($d);
+        ok(!@bad, "no crash or sanitizer report in fsdfsd $d->{name}'s log")
+            or diag(join '', @bad[0 .. ($#bad < 4 ? $#bad : 4)]);
+        ok(!$d->{status}, "fsdfsd $d->{name} stopped on SIGTERM")
+            or diag($d->{status});
+    }
+}
+
+# A minimal RESP client on one kept connection per Redis port, so tests
+# can sample the index many times a second: rcmd([PORT,] ARGS...) returns
+# a scalar, an array ref, or undef (nil, error, or Redis down).
+my %rconn;
+
+sub resp_read {
+    my ($s) = @_;
+    my $line = <$s>;
+    return undef unless defined $line;
+    $line =~ s/\r\n\z//;
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+    return $v if $t eq '+' || $t eq ':';
+    return undef if $t eq '-';
+    if ($t eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        while (length $buf < $v + 2) {
+            my $n = read($s, $buf, $v + 2 - length $buf, length $buf);
+            return undef unless $n;
+        }
+        return substr($buf, 0, $v);
+    }
+    if ($t eq '*') {
+        return undef if $v < 0;
+        return [map { resp_read($s) } 1 .. $v];
+    }
+    return undef;
+}
+
+sub rcmd {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    for my $try (1, 2) {
+        my $s = $rconn{$port} ||= IO::Socket::INET->new(
+            PeerAddr => "127.0.0.1:$port", Timeout => 2) or return undef;
+        binmode $s;
+        my $req = '*' . @args . "\r\n"
+                . join '', map { '$' . length($_) . "\r\n$_\r\n" } @args;
+        if (print $s $req) {
+            my $r = eval {
+                local $SIG{ALRM} = sub { die "timeout\n" };
+                alarm 5;
+                my $v = resp_read($s);
+                alarm 0;
+                $v;
+            };
+            alarm 0;
+            return $r if defined $r || $s->connected;
+        }
+        delete $rconn{$port};
+    }
+    return undef;
+}
+
+# fsdfs:stats as a hash ({} if absent).
+sub stats {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    my $r = rcmd($port, 'HGETALL', 'fsdfs:stats');
+    return ref $r ? {@$r} : {};
+}
+
+# min(K-N) as the master published it, or undef before it did.
+sub kn_min {
+    my $m = stats(@_)->{min_kn};
+    return defined $m && $m =~ /^-?\d+$/ ? $m : undef;
+}
+
+# fsdfs:kn: K-N => files.
+sub kn_hist {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    my $r = rcmd($port, 'HGETALL', 'fsdfs:kn');
+    return ref $r ? {@$r} : {};
+}
+
+# The index bucket key of a path, computed here: FNV-1a 64 of the path
+# modulo fsdfs:config buckets (done in 32-bit halves, Perl has no u64 *).
+my %buckets;
+
+sub bucket_of {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    my ($path) = @args;
+    my $b = $buckets{$port} ||= rcmd($port, 'HGET', 'fsdfs:config', 'buckets')
+        or die 'no fsdfs:config buckets: run fsdfs init first';
+    my ($hi, $lo) = (0xcbf29ce4, 0x84222325);
+    for my $c (unpack 'C*', $path) {
+        $lo ^= $c;
+        my $l = $lo * 0x1b3;
+        $hi = ($hi * 0x1b3 + ($l >> 32) + (($lo << 8) & 0xffffffff)) & 0xffffffff;
+        $lo = $l & 0xffffffff;
+    }
+    my $m = (($hi % $b) * (4294967296 % $b) + $lo % $b) % $b;
+    return "fsdfs:loc:$m";
+}
+
+# The raw index record of a path (undef if none).
+sub record_of {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    return rcmd($port, 'HGET', bucket_of($port, $args[0]), $args[0]);
+}
+
+sub record_holders {
+    my ($rec) = @_;
+    return () unless defined $rec;
+    my @f = split ' ', $rec;
+    return () if @f < 5 || $f[4] eq '-';
+    return sort { $a <=> $b } split /,/, $f[4];
+}
+
+# holders([PORT,] PATH): the node ids the index lists for PATH (all of
+# them, dead nodes included: K in the index).
+sub holders {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    return record_holders(record_of($port, $args[0]));
+}
+
+# Every record: { path => [holder ids] }, read bucket by bucket.
+sub all_records {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    my $keys = rcmd($port, 'KEYS', 'fsdfs:loc:*') || [];
+    my %all;
+    for my $k (@$keys) {
+        my $h = rcmd($port, 'HGETALL', $k) || [];
+        for (my $i = 0; $i < @$h; $i += 2) {
+            $all{$h->[$i]} = [record_holders($h->[$i + 1])];
+        }
+    }
+    return \%all;
+}
+
+# { name => id } from fsdfs:nodes.
+sub node_ids {
+    my @args = @_;
+    my $port = port_arg(\@args);
+    my $r = rcmd($port, 'HGETALL', 'fsdfs:nodes');
+    return ref $r ? {@$r} : {};
+}
+
+# What to print when a wait runs out: the master's stats and K-N
+# histogram, the tail of every fsdfsd log, and the holders of the given
+# paths (at most 10).
+sub cluster_diag {
+    my (@paths) = @_;
+    my $out = 'fsdfs:stats ' . join(' ', map { "$_=" . stats()->{$_} } sort keys %{stats()}) . "\n";
+    my $kn = kn_hist();
+    $out .= 'fsdfs:kn ' . join(' ', map { "$_:$kn->{$_}" } sort { $a <=> $b } keys %$kn) . "\n";
+    my $ids = node_ids();
+    $out .= 'nodes ' . join(' ', map { "$_=$ids->{$_}" . (rcmd('EXISTS', "fsdfs:alive:$ids->{$_}") ? '' : '(not alive)') } sort keys %$ids) . "\n";
+    for my $p (@paths[0 .. ($#paths < 9 ? $#paths : 9)]) {
+        $out .= "$p: " . (record_of($p) // 'no record') . "\n";
+    }
+    $out .= fsdfsd_tail($_, 15) for @fsdfsds;
+    return $out;
+}
+
+# wait_kn(COND, TIMEOUT, PATHS...): polls fsdfs:stats every 200 ms until
+# COND holds: a number means min_kn >= that number, a code ref gets the
+# stats hash. On timeout, diag()s cluster_diag(PATHS) and returns 0;
+# else returns the seconds it took.
+sub wait_kn {
+    my ($cond, $timeout, @paths) = @_;
+    my $test = ref $cond ? $cond : do {
+        my $min = $cond;
+        sub { defined $_[0]{min_kn} && $_[0]{min_kn} =~ /^-?\d+$/ && $_[0]{min_kn} >= $min };
+    };
+    my $t0 = time;
+    my $end = $t0 + ($timeout // 20);
+    while (time < $end) {
+        return (time - $t0) || 0.001 if $test->(stats());
+        sleep 0.2;
+    }
+    return (time - $t0) || 0.001 if $test->(stats());
+    diag("waited ${timeout}s in vain:\n" . cluster_diag(@paths));
+    return 0;
+}
+
+# files_answer(LABEL, {path => bytes}, NODES...): every file answers 200
+# with its bytes through every node, redirects followed by hand (at most
+# two). One test; returns the largest number of redirects seen.
+sub files_answer {
+    my ($label, $files, @nodes) = @_;
+    my ($bad, $hops) = (0, 0);
+    for my $node (@nodes) {
+        for my $path (sort keys %$files) {
+            my $r = follow($node->{port}, $path, 2);
+            my $h = @{$r->{hops}} - 1;
+            $hops = $h if $h > $hops;
+            next if $r->{status} == 200 && $r->{body} eq $files->{$path};
+            diag("$label: $path via $node->{name}: $r->{status} (ports @{$r->{hops}})"
+                 . ($r->{status} == 200 ? ', wrong bytes' : '')) if $bad++ < 10;
+        }
+    }
+    is($bad, 0, "$label: every file answers 200 with its bytes through "
+       . join(', ', map { $_->{name} } @nodes))
+        or diag(cluster_diag(sort keys %$files));
+    return $hops;
+}
+
 # Teardown ------------------------------------------------------------------
 
 my $bad_re = qr/\[alert\]|\[emerg\]|exited on signal|AddressSanitizer|runtime error:|LeakSanitizer/;
@@ -492,12 +826,14 @@ sub check_logs {
         ok(!@tbad, 'no alerts or crashes in nginx -t runs')
             or diag(join '', @tbad[0 .. ($#tbad < 4 ? $#tbad : 4)]);
     }
+    check_fsdfsd_logs();
     my @asan = grep { -s } glob("$tmp/*/asan* $tmp/*/ubsan*");
     ok(!@asan, 'no sanitizer reports') or diag("$asan[0]:\n" . `head -40 $asan[0]`);
 }
 
 sub shutdown_all {
     thaw_redis($_->{port}) for grep { $_->{pid} } @redis;
+    stop_fsdfsd($_) for grep { $_->{pid} } @fsdfsds;
     stop_node($_) for grep { $_->{up} } @nodes;
     for my $r (grep { $_->{pid} } @redis) {
         kill 'KILL', $r->{pid};
