@@ -69,6 +69,12 @@ $(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ) $(UNIT_L
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilua-free-tests -Isidecar $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(UNIT_LIB) $(D_LDLIBS)
 
+# executor.t's client: the real executor against real HTTP servers
+unit: $(BUILD)/tests/drive_executor
+$(BUILD)/tests/drive_executor: lua-free-tests/drive_executor.c $(BUILD)/sidecar/executor.o $(BUILD)/sidecar/log.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isidecar $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(D_LDLIBS)
+
 # The module: configure a private copy of the nginx tree with the flags the
 # installed nginx was built with (Debian ships them in conf_flags), so the
 # .so loads into the stock /usr/sbin/nginx; then build only the modules.

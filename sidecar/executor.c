@@ -273,7 +273,7 @@ executor_send(executor_t *ex, int op, const char *node_url, const char *path,
     const char      *cmd;
     executor_req_t  *req;
 
-    if (node_url == NULL || path == NULL) {
+    if (node_url == NULL || path == NULL || path[0] == '\0') {
         return -1;
     }
 
