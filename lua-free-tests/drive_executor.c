@@ -20,11 +20,16 @@
  * (ID is the command's line number from 0, BODY with tabs and newlines
  * made spaces), "refused ID" for a command the executor would not send,
  * and last "end COMPLETED MAX_INFLIGHT". -s sends one command at a time,
- * waiting for each (connection reuse shows in the server's log).
+ * waiting for each (connection reuse shows in the server's log). -x
+ * drives the loop the other way, executor_wait() on a pipe of its own
+ * plus executor_complete(), and first checks that executor_wakeup() and
+ * a ready extra descriptor cut a long wait short ("wakeup MS",
+ * "extra READY REVENTS MS").
  */
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,16 +118,43 @@ drive_send(executor_t *ex, char *line, unsigned long id, uint64_t epoch)
 }
 
 
+static long
+drive_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static int  drive_pipe[2] = { -1, -1 };
+
+
 static int
 drive_drain(executor_t *ex, drive_t *d, unsigned limit, unsigned *max)
 {
+    struct curl_waitfd  wfd;
+
     while (executor_inflight(ex) > limit) {
         if (executor_inflight(ex) > *max) {
             *max = executor_inflight(ex);
         }
 
-        if (executor_run(ex, 1000, drive_done, d) < 0) {
-            fsd_log(FSD_LOG_ERROR, "executor_run failed");
+        if (drive_pipe[0] == -1) {
+            if (executor_run(ex, 1000, drive_done, d) < 0) {
+                fsd_log(FSD_LOG_ERROR, "executor_run failed");
+                return -1;
+            }
+            continue;
+        }
+
+        wfd = (struct curl_waitfd) { drive_pipe[0], CURL_WAIT_POLLIN, 0 };
+
+        if (executor_wait(ex, &wfd, 1, 1000) < 0
+            || executor_complete(ex, drive_done, d) < 0)
+        {
+            fsd_log(FSD_LOG_ERROR, "executor_wait/complete failed");
             return -1;
         }
     }
@@ -131,10 +163,43 @@ drive_drain(executor_t *ex, drive_t *d, unsigned limit, unsigned *max)
 }
 
 
+/* The event-loop hooks, timed against a 5 s wait that must not last. */
+static int
+drive_hooks(executor_t *ex)
+{
+    int                 n;
+    long                t0;
+    struct curl_waitfd  wfd;
+
+    if (pipe(drive_pipe) != 0) {
+        return -1;
+    }
+
+    executor_wakeup(ex);
+    t0 = drive_ms();
+    n = executor_wait(ex, NULL, 0, 5000);
+    printf("wakeup\t%ld\n", drive_ms() - t0);
+
+    if (n < 0 || write(drive_pipe[1], "x", 1) != 1) {
+        return -1;
+    }
+
+    wfd = (struct curl_waitfd) { drive_pipe[0], CURL_WAIT_POLLIN, 0 };
+    t0 = drive_ms();
+    n = executor_wait(ex, &wfd, 1, 5000);
+    printf("extra\t%d\t%d\t%ld\n", n, (int) wfd.revents, drive_ms() - t0);
+    fflush(stdout);
+
+    /* Left readable: the loop that follows must not spin on it forever,
+     * only return early each time. */
+    return n < 0 ? -1 : 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int            c, seq;
+    int            c, seq, hooks;
     long           pull_ms, drop_ms, connect_ms;
     char           line[8192];
     size_t         keylen;
@@ -153,7 +218,9 @@ main(int argc, char **argv)
     epoch = 1;
     seq = 0;
 
-    while ((c = getopt(argc, argv, "k:t:d:c:e:s")) != -1) {
+    hooks = 0;
+
+    while ((c = getopt(argc, argv, "k:t:d:c:e:sx")) != -1) {
         switch (c) {
         case 'k': secret = optarg; break;
         case 't': pull_ms = strtol(optarg, NULL, 10); break;
@@ -161,6 +228,7 @@ main(int argc, char **argv)
         case 'c': connect_ms = strtol(optarg, NULL, 10); break;
         case 'e': epoch = strtoull(optarg, NULL, 10); break;
         case 's': seq = 1; break;
+        case 'x': hooks = 1; break;
         default:
             return 2;
         }
@@ -191,6 +259,11 @@ main(int argc, char **argv)
 
     d.completed = 0;
     max = 0;
+
+    if (hooks && drive_hooks(ex) != 0) {
+        fsd_log(FSD_LOG_ERROR, "event loop hooks failed");
+        return 1;
+    }
 
     for (id = 0; id < DRIVE_MAX_CMDS && fgets(line, sizeof(line), stdin);
          id++)
