@@ -205,7 +205,9 @@ int planner_file_set_n(planner_t *p, planner_file_t f, unsigned n);
  * move ends, and planner_done() then adds no holder. */
 int planner_file_del(planner_t *p, planner_file_t f);
 
-/* Readers; undefined for a handle never returned or already freed. */
+/* Readers; undefined for a handle never returned or already freed. The
+ * path pointer is valid until the next call that adds or deletes a file
+ * or ends a move (the arena may be compacted then): copy it if kept. */
 const char *planner_file_path(const planner_t *p, planner_file_t f,
     size_t *len);
 uint64_t planner_file_size(const planner_t *p, planner_file_t f);
