@@ -484,6 +484,12 @@ push @EXPORT, qw(secret_file cluster_conf start_fsdfsd stop_fsdfsd kill_fsdfsd
                  record_of holders all_records node_ids wait_kn cluster_diag
                  files_answer);
 
+# Skip a cluster scenario, saying why, until fsdfsd is built.
+sub need_cluster {
+    plan skip_all => "no $build/fsdfsd (make daemon)" unless -x "$build/fsdfsd";
+}
+push @EXPORT, 'need_cluster';
+
 # The shared command secret: written once per test dir (48 bytes, 0600);
 # the CLI finds it in $FSDFS_SECRET.
 sub secret_file {
@@ -805,6 +811,89 @@ sub files_answer {
        . join(', ', map { $_->{name} } @nodes))
         or diag(cluster_diag(sort keys %$files));
     return $hops;
+}
+
+push @EXPORT, qw(restart_node nodes_up put_file disk_files blob);
+
+# LEN bytes that depend on SEED only (a stand-in for an audio file).
+sub blob {
+    my ($seed, $len) = @_;
+    my $x = $seed * 2654435761 % 4294967296 || 1;
+    my $out = '';
+    while (length $out < $len) {
+        $x = ($x * 1103515245 + 12345) % 2147483648;
+        $out .= pack 'N', $x ^ ($x >> 11);
+    }
+    return substr($out, 0, $len);
+}
+
+# Start a stopped node again on its prefix, port and config.
+sub restart_node {
+    my ($node) = @_;
+    my ($rc, $out) = run_nginx($node->{prefix});
+    die "nginx $node->{name} failed to restart: $out" if $rc;
+    $node->{up} = 1;
+    wait_for(sub { port_open($node->{port}) }, 5) or die "nginx $node->{name} not listening";
+    return $node;
+}
+
+# nodes_up(TIMEOUT, NODES...): every node has an id and an alive key, and
+# every node's own table shows all of them alive (then one more second,
+# so every worker's copy is fresh). 1 or 0 (with a diag).
+sub nodes_up {
+    my ($timeout, @nodes) = @_;
+    my %want = map { $_->{url} => 1 } @nodes;
+    my $ok = wait_for(sub {
+        for my $n (@nodes) {
+            my $id = node_id($n->{name}) // return 0;
+            rcmd('EXISTS', "fsdfs:alive:$id") or return 0;
+        }
+        for my $n (@nodes) {
+            my $j = status_json($n) or return 0;
+            my %alive = map { ($_->{url} // '') => 1 }
+                        grep { $_->{alive} } @{$j->{nodes} // []};
+            return 0 if grep { !$alive{$_} } keys %want;
+        }
+        1;
+    }, $timeout);
+    diag('nodes not all up: ' . cluster_diag()) unless $ok;
+    sleep 1.1 if $ok;
+    return $ok;
+}
+
+# put_file(PATH, BYTES, CLI ARGS...): `fsdfs put` of BYTES (through a
+# temp file) as PATH; returns the CLI's output, $? holds its status.
+my $put_seq = 0;
+
+sub put_file {
+    my ($path, $data, @args) = @_;
+    my $f = "$tmp/put-" . $$ . '-' . $put_seq++;
+    write_file($f, $data);
+    my $out = fsdfs('put', $f, $path, @args);
+    my $rc = $?;
+    unlink $f;
+    $? = $rc;
+    return $out;
+}
+
+# { path => size } of the regular files under a node's root (temp files
+# listed too, under their own names).
+sub disk_files {
+    my ($node) = @_;
+    my %f;
+    my @dirs = ($node->{root});
+    while (my $d = shift @dirs) {
+        opendir my $dh, $d or next;
+        for my $e (readdir $dh) {
+            next if $e eq '.' || $e eq '..';
+            my $p = "$d/$e";
+            if (-l $p) { next }
+            elsif (-d _) { push @dirs, $p }
+            elsif (-f _) { $f{substr($p, length $node->{root})} = -s _ }
+        }
+        closedir $dh;
+    }
+    return \%f;
 }
 
 # Teardown ------------------------------------------------------------------
