@@ -56,7 +56,7 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/fsdfs: $(CLI_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl $(LDLIBS)
 
 $(BUILD)/fsdfsd: $(D_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(D_LDLIBS)

@@ -36,6 +36,23 @@ static const cli_command_t  cli_commands[] = {
     { "nodes", cli_nodes,
       "nodes [--json]\n"
       "    show the node table: id, name, url, state, liveness, disk" },
+    { "status", cli_status,
+      "status [--json]\n"
+      "    nodes with fill bars, cluster figures, the K-N histogram,\n"
+      "    the master lease and the epoch" },
+    { "put", cli_put,
+      "put FILE PATH [--node NAME] [--replicas N]\n"
+      "    store FILE as PATH on a node (NAME, else the live active node\n"
+      "    with the most free space) by a signed PUT; refused if PATH is\n"
+      "    indexed; needs the command secret (-s)" },
+    { "rm", cli_rm,
+      "rm PATH\n"
+      "    delete PATH cluster-wide: its record goes, a tombstone and an\n"
+      "    rm event stay; the master drops the copies" },
+    { "set", cli_set,
+      "set PATH replicas=N|replicas=default VAR=VALUE... VAR=...\n"
+      "    change PATH's replica count (1..255, default: by policy) and\n"
+      "    user variables (VAR= removes one)" },
     { NULL, NULL, NULL }
 };
 
@@ -46,12 +63,14 @@ cli_usage(FILE *f)
     const cli_command_t  *c;
 
     fprintf(f, "usage: fsdfs [-r ADDR] [-a PASSWORD] [-n DB] [-P PREFIX] "
-            "COMMAND [ARGS]\n\n"
+            "[-s SECRET] COMMAND [ARGS]\n\n"
             "  -r ADDR      redis host:port or unix:/path "
             "(default $FSDFS_REDIS or 127.0.0.1:6379)\n"
             "  -a PASSWORD  redis password (default $FSDFS_REDIS_PASSWORD)\n"
             "  -n DB        redis database number\n"
-            "  -P PREFIX    key prefix (default $FSDFS_PREFIX or fsdfs:)\n\n"
+            "  -P PREFIX    key prefix (default $FSDFS_PREFIX or fsdfs:)\n"
+            "  -s SECRET    command secret file (default $FSDFS_SECRET or\n"
+            "               " FSDFS_CLI_SECRET ")\n\n"
             "commands:\n");
 
     for (c = cli_commands; c->name; c++) {
@@ -98,6 +117,7 @@ main(int argc, char **argv)
     cli.addr = cli_env("FSDFS_REDIS", "127.0.0.1:6379");
     cli.password = getenv("FSDFS_REDIS_PASSWORD");
     cli.prefix = cli_env("FSDFS_PREFIX", FSDFS_DEFAULT_PREFIX);
+    cli.secret = cli_env("FSDFS_SECRET", FSDFS_CLI_SECRET);
 
     for (i = 1; i < argc && argv[i][0] == '-'; i += 2) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -106,7 +126,7 @@ main(int argc, char **argv)
         }
 
         if (i + 1 >= argc || strlen(argv[i]) != 2
-            || strchr("ranP", argv[i][1]) == NULL)
+            || strchr("ranPs", argv[i][1]) == NULL)
         {
             fprintf(stderr, "fsdfs: unknown option \"%s\"\n", argv[i]);
             cli_usage(stderr);
@@ -117,6 +137,7 @@ main(int argc, char **argv)
         case 'r': cli.addr = argv[i + 1]; break;
         case 'a': cli.password = argv[i + 1]; break;
         case 'P': cli.prefix = argv[i + 1]; break;
+        case 's': cli.secret = argv[i + 1]; break;
         case 'n':
             cli.db = (int) strtol(argv[i + 1], &end, 10);
             if (*end || cli.db < 0) {

@@ -12,6 +12,12 @@ int cli_init(cli_t *cli, int argc, char **argv);
 int cli_scan(cli_t *cli, int argc, char **argv);
 int cli_where(cli_t *cli, int argc, char **argv);
 int cli_nodes(cli_t *cli, int argc, char **argv);
+int cli_status(cli_t *cli, int argc, char **argv);
+int cli_put(cli_t *cli, int argc, char **argv);
+int cli_rm(cli_t *cli, int argc, char **argv);
+int cli_set(cli_t *cli, int argc, char **argv);
+
+#define FSDFS_CLI_SECRET  "/etc/fsdfs/secret"
 
 /* Did the user ask for help (-h/--help anywhere in argv)? */
 int cli_wants_help(int argc, char **argv);

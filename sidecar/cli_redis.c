@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_redis.h"
 #include "fsdfs_keys.h"
@@ -276,4 +277,112 @@ cli_json_str(const char *s, size_t len)
     }
 
     putchar('"');
+}
+
+
+/*
+ * The index hash holding path, into key; an exit code. cmd names the
+ * command in the message when the cluster was never initialised.
+ */
+int
+cli_loc_key(cli_t *cli, const char *cmd, const char *path, char *key,
+    size_t cap)
+{
+    long long  buckets;
+
+    buckets = cli_config_int(cli, "buckets");
+    if (buckets <= 0 || buckets > FSDFS_MAX_BUCKETS) {
+        if (cli->rc->err) {
+            return CLI_NOREDIS;
+        }
+        fprintf(stderr, "fsdfs %s: no %sconfig buckets: run fsdfs init "
+                "first\n", cmd, cli->prefix);
+        return CLI_ERROR;
+    }
+
+    if (fsdfs_key_loc(key, cap, cli->prefix,
+                      fsdfs_bucket(path, strlen(path), (uint32_t) buckets))
+        < 0)
+    {
+        return CLI_ERROR;
+    }
+
+    return CLI_OK;
+}
+
+
+/* The exit code after a failed command: Redis gone, or anything else. */
+int
+cli_fail(cli_t *cli)
+{
+    return (cli->rc == NULL || cli->rc->err) ? CLI_NOREDIS : CLI_ERROR;
+}
+
+
+long long
+cli_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * EXEC of a WATCHed transaction: 1 if it ran (and every queued command
+ * succeeded), 0 if a watched key changed and nothing ran, -1 on error.
+ */
+int
+cli_exec(cli_t *cli)
+{
+    int          rc;
+    size_t       i;
+    redisReply  *r;
+
+    r = cli_cmd(cli, "EXEC");
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    rc = cli_reply_ok(r, REDIS_REPLY_ARRAY) ? 1 : -1;
+
+    for (i = 0; rc == 1 && i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "fsdfs: redis error: %s\n", r->element[i]->str);
+            rc = -1;
+        }
+    }
+
+    freeReplyObject(r);
+    return rc;
+}
+
+
+/* Sends a command whose reply only has to be "not an error"; 0 or -1. */
+int
+cli_cmd_ok(cli_t *cli, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+    int          ok;
+
+    va_start(ap, fmt);
+    r = redisvCommand(cli->rc, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        fprintf(stderr, "fsdfs: redis \"%s\": %s\n", cli->addr,
+                cli->rc->errstr);
+        return -1;
+    }
+
+    ok = cli_reply_ok(r, 0);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
 }

@@ -19,6 +19,7 @@ typedef struct {
     const char    *password;
     int            db;
     const char    *prefix;
+    const char    *secret;      /* command secret file (put) */
     int            json;
     redisContext  *rc;
 } cli_t;
@@ -31,5 +32,11 @@ void cli_shell_word(char *buf, size_t cap, const char *s);
 long long cli_config_int(cli_t *cli, const char *field);
 int cli_node_id(cli_t *cli, const char *name, int create);
 void cli_json_str(const char *s, size_t len);
+int cli_loc_key(cli_t *cli, const char *cmd, const char *path, char *key,
+    size_t cap);
+int cli_fail(cli_t *cli);
+long long cli_now_ms(void);
+int cli_exec(cli_t *cli);
+int cli_cmd_ok(cli_t *cli, const char *fmt, ...);
 
 #endif

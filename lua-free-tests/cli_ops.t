@@ -1,0 +1,368 @@
+#!/usr/bin/perl
+# The CLI's write commands and status against a real Redis: put (to a
+# stand-in node that checks the signed request byte by byte, then to real
+# nginx nodes when the module has the PUT command), rm (record, tombstone,
+# event), set (record rewritten, event, bad values change nothing,
+# concurrent sets lose nothing) and status (text and JSON, with and
+# without a master).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use FsdfsTest;
+use Test::More;
+use JSON::PP;
+use Digest::SHA qw(sha256_hex hmac_sha256_hex);
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use POSIX ();
+
+my $redis = start_redis();
+fsdfs('init', '--buckets', '64');
+is($? >> 8, 0, 'init');
+
+my $secret = secret_file();
+my $key = slurp($secret);
+$key =~ s/\n\z//;
+
+# A stand-in node: answers one request with $status and $body and writes
+# what it got (request line, headers, body) to $log. (port, pid).
+sub fake_node {
+    my ($status, $body, $log) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 5, ReuseAddr => 1)
+        or die "listen: $!";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        # _exit: the harness's END block belongs to the parent
+        local $SIG{ALRM} = sub { POSIX::_exit(1) };
+        alarm 20;
+        my $c = $l->accept or POSIX::_exit(1);
+        binmode $c;
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            sysread($c, my $ch, 1) or last;
+            $head .= $ch;
+        }
+        my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
+        print $c "HTTP/1.1 100 Continue\r\n\r\n" if $head =~ /^expect:\s*100/mi;
+        my $got = '';
+        while (length $got < ($len // 0)) {
+            sysread($c, $got, 65536, length $got) or last;
+        }
+        write_file($log, "$head$got");
+        print $c "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
+               . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
+        close $c;
+        POSIX::_exit(0);
+    }
+    my $port = $l->sockport;
+    close $l;
+    return ($port, $pid);
+}
+
+sub unescape { my $s = shift; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $s }
+
+# The request a fake node logged: method, uri path, params, body.
+sub logged {
+    my ($log) = @_;
+    my $raw = slurp($log);
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($method, $uri) = $head =~ m{^(\S+) (\S+) HTTP/1\.1};
+    my ($path, $q) = split /\?/, $uri // '', 2;
+    my @pairs = map { [ split /=/, $_, 2 ] } split /&/, $q // '';
+    return { method => $method, path => $path, body => $body,
+             order => [ map { $_->[0] } @pairs ],
+             p => { map { ($_->[0] => unescape($_->[1])) } @pairs } };
+}
+
+# The signature the spec says a node checks (README "Commands").
+sub expected_sig {
+    my ($req) = @_;
+    my %p = %{$req->{p}};
+    delete $p{sig};
+    my $canon = "$req->{method}\n$req->{path}\n" . join '', map { "$_=$p{$_}\n" } sort keys %p;
+    return hmac_sha256_hex($canon, $key);
+}
+
+my $ms = int(time * 1000);
+sub node_hash {
+    my ($id, $name, $url, $state, $free, $alive) = @_;
+    redis_cli('HSET', 'fsdfs:nodes', $name, $id);
+    redis_cli('HSET', "fsdfs:node:$id", name => $name, url => $url, state => $state,
+              quota => 10000, used => 10000 - $free, free => $free, files => 3,
+              load => $id, conns => 0, version => '0.1', ts => $ms);
+    redis_cli('SET', "fsdfs:alive:$id", 1, 'PX', 600000) if $alive;
+}
+
+my $file = tmp() . '/track.mp3';
+write_file($file, join '', map { chr(($_ * 7) % 256) } 1 .. 70000);
+my $sum = substr(sha256_hex(slurp($file)), 0, 16);
+
+# --- put: local checks, before any node is involved --------------------------
+
+my $out = fsdfs('put', $file, 'no-slash.mp3');
+is($? >> 8, 2, 'put: bad path, exit 2') and like($out, qr/invalid path/, 'says invalid path');
+$out = fsdfs('put', tmp() . '/missing.mp3', '/a.mp3');
+is($? >> 8, 2, 'put: missing file, exit 2') and like($out, qr/cannot read/, 'says it');
+$out = fsdfs('put', tmp(), '/a.mp3');
+is($? >> 8, 2, 'put: a directory, exit 2');
+$out = fsdfs('-s', tmp() . '/no-secret', 'put', $file, '/a.mp3');
+is($? >> 8, 2, 'put: missing secret, exit 2');
+like($out, qr/secret .*no-secret.*cannot open.*No such file/, 'names the secret file and why');
+my $open_secret = tmp() . '/open-secret';
+write_file($open_secret, $key);
+chmod 0644, $open_secret;
+$out = fsdfs('-s', $open_secret, 'put', $file, '/a.mp3');
+is($? >> 8, 2, 'put: world-readable secret, exit 2') and like($out, qr/chmod 600/, 'says chmod 600');
+for my $bad ([ '--replicas', '0' ], [ '--replicas', '256' ], [ '--replicas', 'x' ], [ '--frob' ]) {
+    fsdfs('put', $file, '/a.mp3', @$bad);
+    is($? >> 8, 2, "put @$bad: exit 2");
+}
+fsdfs('put', $file);
+is($? >> 8, 2, 'put without PATH: exit 2');
+like(fsdfs('put', '--help'), qr{usage: fsdfs put FILE PATH \[--node NAME\] \[--replicas N\]}, 'put --help');
+
+$out = fsdfs('put', $file, '/a.mp3');
+is($? >> 8, 4, 'put with no node at all: exit 4') and like($out, qr/no live active node/, 'says so');
+
+# --- put: to stand-in nodes -----------------------------------------------------
+
+my $log = tmp() . '/req1';
+my ($fport, $fpid) = fake_node(201, qq({"ok":true,"op":"put","path":"/music/new one+(1).mp3","size":70000,"ms":3}), $log);
+node_hash(1, 'a', "http://127.0.0.1:$fport", 'active', 3000, 1);
+node_hash(2, 'b', 'http://127.0.0.1:1', 'active', 9000, 0);          # most free, but dead
+node_hash(3, 'c', 'http://127.0.0.1:1', 'draining', 8000, 1);        # alive, draining
+node_hash(4, 'd', 'http://127.0.0.1:1', 'active', 1000, 1);          # alive, less free
+
+my $path = '/music/new one+(1).mp3';
+$out = fsdfs('put', $file, '/music/new one+(1).mp3');
+like($out, qr/invalid path/, 'a space is refused by the path rules');
+$path = '/music/new_one+(1)=é.mp3';
+$out = fsdfs('put', $file, $path);
+my $rc = $? >> 8;
+waitpid($fpid, 0);
+is($rc, 0, 'put to the live active node with the most free space: exit 0') or diag($out);
+like($out, qr/stored \Q$path\E on node a \(id 1/, 'names the node');
+like($out, qr/"ok":true/, 'shows the JSON answer');
+my $req = logged($log);
+is($req->{method}, 'PUT', 'method PUT');
+is($req->{path}, '/_fsdfs/put', 'to /_fsdfs/put');
+is($req->{p}{path}, $path, 'path parameter, percent-decoded, intact');
+is($req->{p}{size}, 70000, 'size parameter');
+is($req->{p}{sum}, $sum, 'sum parameter: the first 64 bits of SHA-256');
+is($req->{p}{epoch}, 0, 'epoch 0 before any master');
+ok(abs($req->{p}{ts} - time) < 5, 'ts is now');
+ok(!exists $req->{p}{n}, 'no n without --replicas');
+is($req->{order}[-1], 'sig', 'sig comes last');
+is($req->{p}{sig}, expected_sig($req), 'the signature checks with the shared secret');
+is($req->{body}, slurp($file), 'the body is the file');
+my ($line) = slurp($log) =~ /^([^\r\n]*)/;
+my @raw = grep { /[+=\x80-\xff]/ } map { (split /=/, $_, 2)[1] } split /&/, (split /[? ]/, $line)[2];
+is_deeply(\@raw, [], 'values on the wire: no raw +, = or UTF-8');
+
+# --node, --replicas, a current epoch; the node refuses
+redis_cli('SET', 'fsdfs:epoch', 7);
+$log = tmp() . '/req2';
+($fport, $fpid) = fake_node(409, qq({"ok":false,"op":"put","path":"/b.mp3","error":"path exists"}), $log);
+redis_cli('HSET', 'fsdfs:node:2', 'url', "http://127.0.0.1:$fport");
+$out = fsdfs('put', $file, '/b.mp3', '--node', 'b', '--replicas', 2);
+$rc = $? >> 8;
+waitpid($fpid, 0);
+is($rc, 4, 'put refused by the node: exit 4');
+like($out, qr/warning: node "b" is not alive/, 'warns that b is not alive, tries anyway');
+like($out, qr/refused: node b answered 409: path exists/, 'shows status and error');
+$req = logged($log);
+is($req->{p}{n}, 2, 'n=2 from --replicas');
+is($req->{p}{epoch}, 7, 'the current epoch');
+is($req->{p}{sig}, expected_sig($req), 'signed with n and epoch');
+
+fsdfs('put', $file, '/b.mp3', '--node', 'nosuch');
+is($? >> 8, 2, 'put --node unknown: exit 2');
+redis_cli('HSET', 'fsdfs:node:2', 'url', 'http://127.0.0.1:' . free_port());
+$out = fsdfs('put', $file, '/b.mp3', '--node', 'b');
+is($? >> 8, 4, 'put to a node that does not answer: exit 4') and like($out, qr/node b/, 'names it');
+
+# the index already has the path: refused before any node is asked
+my $bkey = bucket_key('/music/old.mp3');
+redis_cli('HSET', $bkey, '/music/old.mp3', "1 5 $sum 1700000000 1");
+$out = fsdfs('put', $file, '/music/old.mp3');
+is($? >> 8, 4, 'put of an indexed path: exit 4');
+like($out, qr/refused: "\/music\/old\.mp3" already exists/, 'says it exists');
+
+my $free = free_port();
+$out = `@{[build_dir()]}/fsdfs -r 127.0.0.1:$free put $file /c.mp3 2>&1`;
+is($? >> 8, 3, 'put with Redis down: exit 3');
+
+# --- rm ---------------------------------------------------------------------------
+
+my $p1 = '/music/rm/one.mp3';
+my $k1 = bucket_key($p1);
+redis_cli('HSET', $k1, $p1, "1 5 $sum 1700000000 1,2,4 n=2");
+my $xlen = redis_cli('XLEN', 'fsdfs:events');
+$out = fsdfs('rm', $p1);
+is($? >> 8, 0, 'rm: exit 0') or diag($out);
+like($out, qr/removed \Q$p1\E \(holders: 1,2,4\)/, 'rm names the holders');
+is(redis_cli('HEXISTS', $k1, $p1), 0, 'the record is gone');
+my $score = redis_cli('ZSCORE', 'fsdfs:tomb', $p1);
+ok(defined $score && abs($score - time) < 5, "tombstone with score ~now ($score)");
+is(redis_cli('XLEN', 'fsdfs:events'), $xlen + 1, 'one event');
+my @ev = split /\n/, redis_cli('XREVRANGE', 'fsdfs:events', '+', '-', 'COUNT', 1);
+is_deeply([ @ev[1 .. $#ev] ], [ 'type', 'rm', 'path', $p1, 'holders', '1,2,4' ],
+          'event: type rm path P holders 1,2,4');
+
+$out = fsdfs('rm', $p1);
+is($? >> 8, 1, 'rm again: exit 1') and like($out, qr/not indexed/, 'says not indexed');
+is(redis_cli('XLEN', 'fsdfs:events'), $xlen + 1, 'and no event');
+fsdfs('rm', 'bad');
+is($? >> 8, 2, 'rm bad path: exit 2');
+fsdfs('rm', '/a.mp3', '/b.mp3');
+is($? >> 8, 2, 'rm two paths: exit 2');
+
+my $p2 = '/music/rm/corrupt.mp3';
+redis_cli('HSET', bucket_key($p2), $p2, 'junk record 1 2 3,4');
+$out = fsdfs('rm', $p2);
+is($? >> 8, 0, 'rm of a corrupt record: exit 0, removed anyway');
+like($out, qr/warning: corrupt record/, 'with a warning');
+@ev = split /\n/, redis_cli('XREVRANGE', 'fsdfs:events', '+', '-', 'COUNT', 1);
+is($ev[-1], '3,4', 'its holders are still named when they parse');
+
+$out = `@{[build_dir()]}/fsdfs -r 127.0.0.1:$free rm /a.mp3 2>&1`;
+is($? >> 8, 3, 'rm with Redis down: exit 3');
+
+# --- set --------------------------------------------------------------------------
+
+my $p3 = '/music/set/x.mp3';
+my $k3 = bucket_key($p3);
+redis_cli('HSET', $k3, $p3, "1 5 $sum 1700000000 1,2");
+$xlen = redis_cli('XLEN', 'fsdfs:events');
+$out = fsdfs('set', $p3, 'replicas=5', 'genre=rock', 'year=1999');
+is($? >> 8, 0, 'set: exit 0') or diag($out);
+is(redis_cli('HGET', $k3, $p3), "1 5 $sum 1700000000 1,2 n=5 genre=rock year=1999",
+   'redis-cli HGET shows n= and the variables');
+is(redis_cli('XLEN', 'fsdfs:events'), $xlen + 1, 'one event');
+@ev = split /\n/, redis_cli('XREVRANGE', 'fsdfs:events', '+', '-', 'COUNT', 1);
+is_deeply([ @ev[1 .. $#ev] ], [ 'type', 'set', 'path', $p3 ], 'event: type set path P');
+
+fsdfs('set', $p3, 'genre=', 'year=2001', 'replicas=default');
+is(redis_cli('HGET', $k3, $p3), "1 5 $sum 1700000000 1,2 year=2001",
+   'VAR= removes, VAR=V replaces, replicas=default drops n=');
+like(fsdfs('where', $p3), qr/replicas by policy/, 'where agrees');
+$xlen = redis_cli('XLEN', 'fsdfs:events');
+$out = fsdfs('set', $p3, 'year=2001');
+is($? >> 8, 0, 'set to the same value: exit 0') and like($out, qr/unchanged/, 'says unchanged');
+is(redis_cli('XLEN', 'fsdfs:events'), $xlen, 'and writes no event');
+
+my $raw3 = redis_cli('HGET', $k3, $p3);
+for my $bad ([ 'replicas=0' ], [ 'replicas=256' ], [ 'replicas=x' ], [ 'replicas=' ],
+             [ 'replicas=+3' ], [ 'n=3' ], [ 'Genre=x' ], [ '9x=1' ], [ 'genre' ],
+             [ 'genre=a b' ], [ 'genre=a/b' ], [ 'genre=' . ('x' x 33) ],
+             [ 'averyveryverylongname=1' ], [ 'genre=ok', 'replicas=1000' ],
+             [ map { "v$_=1" } 1 .. 8 ]) {
+    $out = fsdfs('set', $p3, @$bad);
+    is($? >> 8, 2, "set @$bad[0 .. ($#$bad < 2 ? $#$bad : 2)]: exit 2");
+}
+like($out, qr/more than 8 variables/, 'too many variables: says so');
+is(redis_cli('HGET', $k3, $p3), $raw3, 'bad values changed nothing (raw record)');
+is(redis_cli('XLEN', 'fsdfs:events'), $xlen, 'and wrote no event');
+fsdfs('set', '/music/set/none.mp3', 'replicas=2');
+is($? >> 8, 1, 'set on an unknown path: exit 1');
+fsdfs('set', $p3);
+is($? >> 8, 2, 'set without assignments: exit 2');
+my $kc = bucket_key('/music/set/corrupt.mp3');
+redis_cli('HSET', $kc, '/music/set/corrupt.mp3', 'junk');
+$out = fsdfs('set', '/music/set/corrupt.mp3', 'replicas=2');
+is($? >> 8, 4, 'set on a corrupt record: exit 4') and like($out, qr/corrupt record/, 'says so');
+is(redis_cli('HGET', $kc, '/music/set/corrupt.mp3'), 'junk', 'left as it was');
+
+# concurrent sets on one bucket: WATCH retries, nothing lost
+my @pids = map {
+    my $i = $_;
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec "@{[build_dir()]}/fsdfs", '-r', "127.0.0.1:$redis", 'set', $p3, "c$i=$i";
+        exit 127;
+    }
+    $pid;
+} 1 .. 6;
+my $fails = 0;
+for (@pids) { waitpid($_, 0); $fails++ if $? }
+is($fails, 0, 'six concurrent sets: all exit 0');
+my ($head3, @vars3) = split / (?=[a-z]\w*=)/, redis_cli('HGET', $k3, $p3);
+is($head3, "1 5 $sum 1700000000 1,2", 'six concurrent sets: size, sum, holders kept');
+is_deeply([ sort @vars3 ], [ (map { "c$_=$_" } 1 .. 6), 'year=2001' ],
+          'six concurrent sets: every variable is there');
+
+# --- status -----------------------------------------------------------------------
+
+$out = fsdfs('status');
+is($? >> 8, 0, 'status without fsdfsd: exit 0') or diag($out);
+like($out, qr/^master\s+no master/m, 'says no master');
+like($out, qr/^epoch\s+7$/m, 'shows the epoch');
+like($out, qr/^figures\s+none/m, 'no figures yet');
+like($out, qr/^\s+1\s+a\s+active\s+yes\s+\[#{14}\.{6}\]\s+70%\s+6\.8K\/9\.8K\s+3\s+1$/m,
+     'node a: fill bar 70% of the quota') or diag($out);
+like($out, qr/^\s+2\s+b\s+active\s+NO\s/m, 'node b: not alive');
+my $j = eval { decode_json(fsdfs('status', '--json')) };
+ok($j, 'status --json parses');
+is($j->{master}, undef, 'json: master null');
+is($j->{stats}, undef, 'json: stats null');
+is($j->{epoch}, 7, 'json: epoch');
+is(scalar @{$j->{nodes}}, 4, 'json: four nodes');
+
+redis_cli('HSET', 'fsdfs:stats', files => 1200, bytes => 5 * 1024 * 1024 * 1024, min_kn => -1,
+          under => 3, lost => 1, pulls_inflight => 2, pulls_done => 340, pulls_failed => 5,
+          plan_ms => 12, master => 'm1', epoch => 8, updated => int(time * 1000) - 1500,
+          newfield => 'x');
+redis_cli('HSET', 'fsdfs:kn', -1 => 3, 0 => 1000, 2 => 197, -2 => 1);
+redis_cli('SET', 'fsdfs:master', 'm1:8', 'PX', 3000);
+redis_cli('SET', 'fsdfs:epoch', 8);
+$out = fsdfs('status');
+is($? >> 8, 0, 'status with a master: exit 0');
+like($out, qr/^master\s+m1, lease epoch 8, [0-3]\.\d s left$/m, 'the master, its epoch and lease');
+like($out, qr/^epoch\s+8$/m, 'the epoch');
+like($out, qr/^files\s+1200 \(5\.0G\), min\(K-N\) -1, under N 3, lost 1$/m, 'file figures');
+like($out, qr/^pulls\s+2 in flight, 340 done, 5 failed$/m, 'pull figures');
+like($out, qr/^figures\s+by m1, epoch 8, plan 12 ms, updated 1\.\d s ago$/m, 'who published, how long ago');
+like($out, qr/^other\s+newfield x$/m, 'unknown stats fields are still shown');
+like($out, qr/^\s+-2\s+#\s+1\n\s+-1\s+#\s+3\n\s+\+0\s+#{40}\s+1000\n\s+\+2\s+#{7}\s+197$/m,
+     'K-N histogram, sorted, as bars') or diag($out);
+
+$j = eval { decode_json(fsdfs('status', '--json')) };
+ok($j, 'status --json parses') or diag(fsdfs('status', '--json'));
+is_deeply($j->{master}{holder}, 'm1', 'json: master holder');
+is($j->{master}{epoch}, 8, 'json: master epoch');
+ok($j->{master}{ttl_ms} > 0 && $j->{master}{ttl_ms} <= 3000, 'json: lease ttl');
+is($j->{epoch}, 8, 'json: epoch');
+is_deeply($j->{kn}, { -2 => 1, -1 => 3, 0 => 1000, 2 => 197 }, 'json: K-N histogram');
+is($j->{stats}{files}, 1200, 'json: stats files');
+is($j->{stats}{min_kn}, -1, 'json: stats min_kn, a number');
+is($j->{stats}{newfield}, 'x', 'json: every stats field');
+ok($j->{stats_age} >= 1.4 && $j->{stats_age} < 5, 'json: stats age');
+is_deeply([ @{$j->{nodes}[0]}{qw(id name alive state url quota used free files load)} ],
+          [ 1, 'a', JSON::PP::true, 'active', $j->{nodes}[0]{url}, 10000, 7000, 3000, 3, 1 ],
+          'json: node a');
+ok(!$j->{nodes}[1]{alive}, 'json: node b not alive');
+
+redis_cli('SET', 'fsdfs:stats_junk', 1);
+redis_cli('SET', 'fsdfs:updated_old', 1);
+redis_cli('HSET', 'fsdfs:stats', 'updated', int(time * 1000) - 60000);
+like(fsdfs('status'), qr/updated 60\.\d s ago \(STALE/, 'an old publication is flagged');
+fsdfs('status', 'extra');
+is($? >> 8, 2, 'status extra: exit 2');
+$out = `@{[build_dir()]}/fsdfs -r 127.0.0.1:$free status 2>&1`;
+is($? >> 8, 3, 'status with Redis down: exit 3');
+
+# --- put through real nodes, when the module has the PUT command ---------------
+
+SKIP: {
+    my ($rc, $t) = nginx_t(node_conf(name => 'probe', port => free_port(), commands => 1,
+                                     prefix => '@PREFIX@'));
+    skip "the module has no PUT command yet: $t", 1 if $rc;
+    # to do: real nodes
+}
+
+finish();
