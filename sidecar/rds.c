@@ -1,0 +1,269 @@
+/*
+ * The synchronous Redis connection of fsdfsd. hiredis's blocking API is
+ * what a control loop wants (one question, one answer, or a pipeline),
+ * provided no call can wait forever: connect and every read/write have a
+ * timeout (redisConnectWithTimeout, redisSetTimeout). Hostnames are
+ * resolved by hiredis; give an IP literal to keep resolving out of the
+ * loop.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "rds.h"
+
+
+int64_t
+fsd_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int64_t
+fsd_wall_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+void
+rds_init(rds_t *r, const fsd_conf_t *conf, long timeout_ms)
+{
+    memset(r, 0, sizeof(*r));
+    r->conf = conf;
+    r->timeout_ms = timeout_ms;
+}
+
+
+void
+rds_close(rds_t *r)
+{
+    if (r->rc) {
+        redisFree(r->rc);
+        r->rc = NULL;
+    }
+}
+
+
+void
+rds_lost(rds_t *r, const char *why)
+{
+    if (!r->down) {
+        fsd_log(FSD_LOG_ERROR, "redis \"%s\" failed: %s; retrying",
+                r->conf->redis, why);
+        r->down = 1;
+    }
+
+    rds_close(r);
+    r->next_try_ms = fsd_now_ms() + RDS_RETRY_MS;
+}
+
+
+static int
+rds_setup(rds_t *r)
+{
+    redisReply  *rep;
+
+    if (r->conf->redis_password[0]) {
+        rep = redisCommand(r->rc, "AUTH %s", r->conf->redis_password);
+        if (!rds_is(rep, REDIS_REPLY_STATUS)) {
+            rds_lost(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                              : "AUTH failed");
+            freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+
+    if (r->conf->redis_db) {
+        rep = redisCommand(r->rc, "SELECT %d", r->conf->redis_db);
+        if (!rds_is(rep, REDIS_REPLY_STATUS)) {
+            rds_lost(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                              : "SELECT failed");
+            freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+
+    return 0;
+}
+
+
+int
+rds_ready(rds_t *r)
+{
+    char            host[256];
+    const char     *addr = r->conf->redis, *colon;
+    struct timeval  tv;
+    int64_t         now;
+
+    if (r->rc) {
+        return 0;
+    }
+
+    now = fsd_now_ms();
+    if (now < r->next_try_ms) {
+        return -1;
+    }
+
+    tv.tv_sec = r->timeout_ms / 1000;
+    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        r->rc = redisConnectUnixWithTimeout(addr + 5, tv);
+
+    } else {
+        colon = strrchr(addr, ':');           /* checked by the config */
+        snprintf(host, sizeof(host), "%.*s", (int) (colon - addr), addr);
+        r->rc = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    }
+
+    if (r->rc == NULL || r->rc->err) {
+        rds_lost(r, r->rc ? r->rc->errstr : "out of memory");
+        return -1;
+    }
+
+    if (redisSetTimeout(r->rc, tv) != REDIS_OK) {
+        rds_lost(r, "cannot set the timeout");
+        return -1;
+    }
+
+    if (rds_setup(r) != 0) {
+        return -1;
+    }
+
+    if (r->down) {
+        fsd_log(FSD_LOG_INFO, "redis \"%s\" is back", addr);
+        r->down = 0;
+    }
+
+    return 0;
+}
+
+
+static redisReply *
+rds_checked(rds_t *r, redisReply *rep)
+{
+    if (rep == NULL) {
+        rds_lost(r, r->rc && r->rc->errstr[0] ? r->rc->errstr : "no reply");
+    }
+
+    return rep;
+}
+
+
+redisReply *
+rds_cmd(rds_t *r, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *rep;
+
+    if (rds_ready(r) != 0) {
+        return NULL;
+    }
+
+    va_start(ap, fmt);
+    rep = redisvCommand(r->rc, fmt, ap);
+    va_end(ap);
+
+    return rds_checked(r, rep);
+}
+
+
+redisReply *
+rds_argv(rds_t *r, int argc, const char **argv, const size_t *lens)
+{
+    if (rds_ready(r) != 0) {
+        return NULL;
+    }
+
+    return rds_checked(r, redisCommandArgv(r->rc, argc, argv, lens));
+}
+
+
+int
+rds_append(rds_t *r, const char *fmt, ...)
+{
+    int      rc;
+    va_list  ap;
+
+    if (rds_ready(r) != 0) {
+        return -1;
+    }
+
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(r->rc, fmt, ap);
+    va_end(ap);
+
+    return rc == REDIS_OK ? 0 : -1;
+}
+
+
+int
+rds_append_argv(rds_t *r, int argc, const char **argv, const size_t *lens)
+{
+    if (rds_ready(r) != 0) {
+        return -1;
+    }
+
+    return redisAppendCommandArgv(r->rc, argc, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+
+redisReply *
+rds_get(rds_t *r)
+{
+    void  *rep = NULL;
+
+    if (r->rc == NULL) {
+        return NULL;
+    }
+
+    if (redisGetReply(r->rc, &rep) != REDIS_OK) {
+        rep = NULL;
+    }
+
+    return rds_checked(r, rep);
+}
+
+
+int
+rds_is(const redisReply *rep, int type)
+{
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    return type == 0 || rep->type == type;
+}
+
+
+int
+rds_exec_ok(const redisReply *rep)
+{
+    size_t  i;
+
+    if (!rds_is(rep, REDIS_REPLY_ARRAY)) {
+        return 0;
+    }
+
+    for (i = 0; i < rep->elements; i++) {
+        if (rep->element[i]->type == REDIS_REPLY_ERROR) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -1,0 +1,972 @@
+/*
+ * The replication loop of the master: planner moves become executor
+ * commands, and answers become index updates.
+ *
+ * A move (planner.h) is one op here. Without an eviction it is a pull at
+ * once. With one, the target's holder entry of the evicted file leaves
+ * the index first (atomically), then the op waits cache_ttl so no node
+ * still redirects readers to that copy from its lookup cache, checks
+ * again that the evicted file keeps K >= N and K >= 1, drops, and only
+ * then pulls. Every answer is mapped once: a pulled copy is added to its
+ * record (a record gone meanwhile means the file was deleted: the fresh
+ * copy is dropped); a source that lacks the file stops being listed as a
+ * holder; other failures back the (file, node) pair off, doubling from
+ * retry_after; "old epoch" ends this term.
+ *
+ * Drops that belong to no move (the copies of a deleted file, the stale
+ * copies a returning node holds of files deleted while it was away) wait
+ * in a queue and go out a bounded number at a time.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "fsdfs_keys.h"
+#include "fsdfs_path.h"
+#include "index.h"
+#include "log.h"
+#include "planner.h"
+#include "repl.h"
+#include "state.h"
+#include "stats.h"
+
+
+#define REPL_DEFAULT_N      3
+#define REPL_PLAN_MAX       1000        /* decisions per loop turn */
+#define REPL_DROPS_MAX      32          /* standalone drops in flight */
+#define REPL_EVENTS_MAX     1000
+#define REPL_BACKOFF_SLOTS  8192
+#define REPL_BACKOFF_MAX    (10 * 60 * 1000)
+#define REPL_TOMB_SLACK_S   10
+
+
+enum { OP_MOVE = 1, OP_DROP };
+enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT };
+
+
+typedef struct repl_op_s  repl_op_t;
+
+struct repl_op_s {
+    int              kind;
+    int              phase;
+    planner_move_t   m;             /* OP_MOVE */
+    int64_t          due_ms;        /* PH_EVICT_WAIT */
+    unsigned         node;          /* OP_DROP: where */
+    char            *path;          /* OP_DROP: own copy */
+    size_t           plen;
+    repl_op_t       *prev, *next;   /* in `ops` */
+    repl_op_t       *qnext;         /* in the wait or drop queue */
+};
+
+
+typedef struct {
+    planner_file_t   file;
+    unsigned         node;
+    int64_t          backoff_ms;
+} repl_backoff_t;
+
+
+struct repl_s {
+    rds_t               *r;
+    const fsd_conf_t    *conf;
+    planner_t           *p;
+    executor_t          *ex;
+    state_t             *st;
+    uint64_t             epoch;
+    char                 master[96];
+    repl_keepalive_pt    keepalive;
+    void                *keepalive_arg;
+
+    uint32_t             buckets;
+    unsigned             cfg_replicas;
+    int                  fenced;
+    int                  loaded;
+
+    repl_op_t           *ops;           /* every op alive */
+    repl_op_t           *wait_head, *wait_tail;     /* evictions waiting */
+    repl_op_t           *drop_head, *drop_tail;     /* drops not yet sent */
+    unsigned             drops_inflight;
+
+    /* holders of the file just deleted from the planner (record gone),
+     * for the rm event that follows */
+    char                 del_path[FSDFS_PATH_MAX + 1];
+    size_t               del_plen;
+    uint16_t             del_holders[PLANNER_MAX_HOLDERS];
+    unsigned             del_n;
+
+    repl_backoff_t      *backoff;
+    stats_counters_t     counters;
+    uint64_t             plan_usec;
+};
+
+
+static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
+    size_t plen);
+
+
+/* Ops ------------------------------------------------------------------- */
+
+static repl_op_t *
+repl_op_new(repl_t *rp, int kind)
+{
+    repl_op_t  *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        return NULL;
+    }
+
+    op->kind = kind;
+    op->next = rp->ops;
+    if (rp->ops) {
+        rp->ops->prev = op;
+    }
+    rp->ops = op;
+    return op;
+}
+
+
+static void
+repl_op_free(repl_t *rp, repl_op_t *op)
+{
+    if (op->prev) {
+        op->prev->next = op->next;
+    } else {
+        rp->ops = op->next;
+    }
+    if (op->next) {
+        op->next->prev = op->prev;
+    }
+
+    free(op->path);
+    free(op);
+}
+
+
+static const char *
+repl_url(repl_t *rp, unsigned id)
+{
+    fsd_node_t  *n = state_node(rp->st, id);
+
+    return (n && n->url[0]) ? n->url : NULL;
+}
+
+
+static const char *
+repl_path(repl_t *rp, planner_file_t f, size_t *len)
+{
+    return planner_file_path(rp->p, f, len);
+}
+
+
+/* Backoff of failed (file, node) pairs ------------------------------------ */
+
+static repl_backoff_t *
+repl_backoff_slot(repl_t *rp, planner_file_t f, unsigned node, int create)
+{
+    unsigned         i, h;
+    repl_backoff_t  *b;
+
+    h = (unsigned) ((f * 2654435761u) ^ (node * 40503u)) % REPL_BACKOFF_SLOTS;
+
+    for (i = 0; i < 8; i++) {
+        b = &rp->backoff[(h + i) % REPL_BACKOFF_SLOTS];
+        if (b->file == f && b->node == node && b->backoff_ms) {
+            return b;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    for (i = 0; i < 8; i++) {
+        b = &rp->backoff[(h + i) % REPL_BACKOFF_SLOTS];
+        if (b->backoff_ms == 0) {
+            break;
+        }
+    }
+
+    /* full neighbourhood: the pair forgets an older pair's history */
+    b->file = f;
+    b->node = node;
+    b->backoff_ms = 0;
+    return b;
+}
+
+
+static int64_t
+repl_fail(repl_t *rp, planner_file_t f, unsigned node, int64_t now)
+{
+    repl_backoff_t  *b = repl_backoff_slot(rp, f, node, 1);
+
+    b->backoff_ms = b->backoff_ms ? b->backoff_ms * 2 : rp->conf->retry_after_ms;
+    if (b->backoff_ms > REPL_BACKOFF_MAX) {
+        b->backoff_ms = REPL_BACKOFF_MAX;
+    }
+
+    planner_fail(rp->p, f, node, now + b->backoff_ms);
+    return b->backoff_ms;
+}
+
+
+static void
+repl_succeeded(repl_t *rp, planner_file_t f, unsigned node)
+{
+    repl_backoff_t  *b = repl_backoff_slot(rp, f, node, 0);
+
+    if (b) {
+        b->backoff_ms = 0;
+    }
+}
+
+
+/* State callbacks --------------------------------------------------------- */
+
+static int
+repl_planner_state(node_live_t live)
+{
+    return live == NODE_LIVE ? PLANNER_LIVE
+           : live == NODE_STALE ? PLANNER_STALE : PLANNER_DEAD;
+}
+
+
+static const char *
+repl_live_name(node_live_t live)
+{
+    return live == NODE_LIVE ? "live" : live == NODE_STALE ? "stale" : "dead";
+}
+
+
+/* A node back from STALE/DEAD drops what was deleted while it was away. */
+static void
+repl_tombstones(repl_t *rp, fsd_node_t *n)
+{
+    char             key[FSDFS_KEY_MAX], from[32];
+    size_t           i;
+    unsigned         queued = 0;
+    uint16_t         h[PLANNER_MAX_HOLDERS];
+    unsigned         nh, j;
+    int              held;
+    planner_file_t   f;
+    redisReply      *rep, *e;
+
+    fsdfs_key(key, sizeof(key), rp->conf->prefix, "tomb");
+    snprintf(from, sizeof(from), "%lld",
+             (long long) (n->away_ms / 1000 - REPL_TOMB_SLACK_S));
+
+    rep = rds_cmd(rp->r, "ZRANGEBYSCORE %s %s +inf", key, from);
+    if (!rds_is(rep, REDIS_REPLY_ARRAY)) {
+        fsd_log(FSD_LOG_WARN, "node %u: cannot read tombstones", n->id);
+        freeReplyObject(rep);
+        return;
+    }
+
+    for (i = 0; i < rep->elements; i++) {
+        e = rep->element[i];
+        if (e->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        /* deleted, then put again with this node as a holder: keep it */
+        f = planner_file_find(rp->p, e->str, e->len);
+        held = 0;
+        if (f != PLANNER_NOFILE) {
+            nh = planner_file_holders(rp->p, f, h, PLANNER_MAX_HOLDERS);
+            for (j = 0; j < nh && j < PLANNER_MAX_HOLDERS; j++) {
+                held |= (h[j] == n->id);
+            }
+        }
+        if (!held) {
+            repl_drop_queue(rp, n->id, e->str, e->len);
+            queued++;
+        }
+    }
+
+    freeReplyObject(rep);
+    if (queued) {
+        fsd_log(FSD_LOG_INFO, "node %u (%s) is back: dropping %u path(s) "
+                "deleted while it was away", n->id, n->name, queued);
+    }
+}
+
+
+static void
+repl_on_node(void *ctx, fsd_node_t *n, node_live_t old, int is_new)
+{
+    repl_t  *rp = ctx;
+
+    planner_node_state(rp->p, n->id, repl_planner_state(n->live));
+    planner_node_space(rp->p, n->id, n->quota,
+                       n->free ? n->free : PLANNER_DISK_UNKNOWN);
+    planner_node_load(rp->p, n->id, n->load);
+    planner_node_draining(rp->p, n->id, n->draining);
+
+    if (is_new) {
+        fsd_log(FSD_LOG_INFO, "node %u (%s) %s", n->id, n->name,
+                repl_live_name(n->live));
+        return;
+    }
+
+    fsd_log(n->live == NODE_LIVE ? FSD_LOG_INFO : FSD_LOG_WARN,
+            "node %u (%s) %s, was %s%s", n->id, n->name,
+            repl_live_name(n->live), repl_live_name(old),
+            n->live == NODE_DEAD ? ": its copies stop counting" : "");
+
+    if (n->live == NODE_LIVE && rp->loaded) {
+        repl_tombstones(rp, n);
+    }
+}
+
+
+static void
+repl_on_forget(void *ctx, fsd_node_t *n)
+{
+    repl_t  *rp = ctx;
+    long     purged;
+
+    purged = index_purge_node(rp->r, rp->conf->prefix, rp->buckets, n->id);
+    planner_node_forget(rp->p, n->id);
+    fsd_log(FSD_LOG_WARN, "node %u (%s) dead for forget_after: removed as "
+            "holder from %ld record(s)%s", n->id, n->name, purged,
+            purged < 0 ? " (redis failed, partly done)" : "");
+    if (purged < 0) {
+        n->forgotten = 0;               /* again at the next refresh */
+    }
+}
+
+
+static unsigned
+repl_n_of(const fsdfs_record_t *rec)
+{
+    return rec->n <= PLANNER_MAX_N ? rec->n : 0;
+}
+
+
+/* Make the planner's picture of one file match its record. */
+static void
+repl_on_record(void *ctx, const char *path, size_t len,
+    const fsdfs_record_t *rec)
+{
+    repl_t          *rp = ctx;
+    planner_file_t   f;
+    uint16_t         h[PLANNER_MAX_HOLDERS];
+    unsigned         nh, i;
+
+    f = planner_file_find(rp->p, path, len);
+
+    if (rec == NULL) {
+        if (f == PLANNER_NOFILE) {
+            return;
+        }
+        rp->del_n = planner_file_holders(rp->p, f, rp->del_holders,
+                                         PLANNER_MAX_HOLDERS);
+        if (rp->del_n > PLANNER_MAX_HOLDERS) {
+            rp->del_n = PLANNER_MAX_HOLDERS;
+        }
+        memcpy(rp->del_path, path, len);
+        rp->del_plen = len;
+        planner_file_del(rp->p, f);
+        return;
+    }
+
+    if (f != PLANNER_NOFILE
+        && (planner_file_size(rp->p, f) != rec->size
+            || planner_file_sum(rp->p, f) != rec->sum))
+    {
+        planner_file_del(rp->p, f);             /* replaced: a new file */
+        f = PLANNER_NOFILE;
+    }
+
+    if (f == PLANNER_NOFILE) {
+        f = planner_file_add(rp->p, path, len, rec->size, rec->sum,
+                             repl_n_of(rec), rec->holders, rec->nholders);
+        if (f == PLANNER_NOFILE) {
+            fsd_log(FSD_LOG_WARN, "planner refused \"%.*s\"", (int) len, path);
+        }
+        return;
+    }
+
+    nh = planner_file_holders(rp->p, f, h, PLANNER_MAX_HOLDERS);
+    for (i = 0; i < nh && i < PLANNER_MAX_HOLDERS; i++) {
+        if (!fsdfs_record_has_holder(rec, h[i])) {
+            planner_file_holder_del(rp->p, f, h[i]);
+        }
+    }
+    for (i = 0; i < rec->nholders; i++) {
+        planner_file_holder_add(rp->p, f, rec->holders[i]);
+    }
+
+    if (planner_file_n_explicit(rp->p, f) != repl_n_of(rec)) {
+        planner_file_set_n(rp->p, f, repl_n_of(rec));
+    }
+}
+
+
+/* An rm event: every live holder drops its copy now; the others get the
+ * drop from the tombstone when they come back. */
+static void
+repl_on_removed(void *ctx, const char *path, size_t len,
+    const unsigned *holders, unsigned nholders)
+{
+    repl_t       *rp = ctx;
+    unsigned      i, j, ids[2 * PLANNER_MAX_HOLDERS], n = 0, dup;
+    fsd_node_t   *node;
+
+    for (i = 0; i < nholders; i++) {
+        ids[n++] = holders[i];
+    }
+    if (rp->del_plen == len && memcmp(rp->del_path, path, len) == 0) {
+        for (i = 0; i < rp->del_n; i++) {
+            ids[n++] = rp->del_holders[i];
+        }
+        rp->del_plen = 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        for (j = 0, dup = 0; j < i; j++) {
+            dup |= (ids[j] == ids[i]);
+        }
+        node = state_node(rp->st, ids[i]);
+        if (dup || node == NULL || node->live != NODE_LIVE) {
+            continue;
+        }
+        fsd_log(FSD_LOG_INFO, "drop %.*s on %u (deleted)", (int) len, path,
+                ids[i]);
+        repl_drop_queue(rp, ids[i], path, len);
+    }
+}
+
+
+static int
+repl_on_progress(void *ctx)
+{
+    repl_t  *rp = ctx;
+
+    return rp->keepalive ? rp->keepalive(rp->keepalive_arg) : 0;
+}
+
+
+/* Standalone drops ---------------------------------------------------------- */
+
+static void
+repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
+{
+    repl_op_t  *op = repl_op_new(rp, OP_DROP);
+
+    if (op == NULL || (op->path = malloc(plen + 1)) == NULL) {
+        if (op) {
+            repl_op_free(rp, op);
+        }
+        fsd_log(FSD_LOG_ERROR, "out of memory: drop of %.*s on %u lost",
+                (int) plen, path, node);
+        return;
+    }
+
+    memcpy(op->path, path, plen);
+    op->path[plen] = '\0';
+    op->plen = plen;
+    op->node = node;
+    op->phase = PH_QUEUED;
+
+    if (rp->drop_tail) {
+        rp->drop_tail->qnext = op;
+    } else {
+        rp->drop_head = op;
+    }
+    rp->drop_tail = op;
+}
+
+
+static void
+repl_drops_send(repl_t *rp)
+{
+    repl_op_t   *op;
+    const char  *url;
+
+    while (rp->drop_head && rp->drops_inflight < REPL_DROPS_MAX) {
+        op = rp->drop_head;
+        rp->drop_head = op->qnext;
+        if (rp->drop_head == NULL) {
+            rp->drop_tail = NULL;
+        }
+        op->qnext = NULL;
+
+        url = repl_url(rp, op->node);
+        if (url == NULL
+            || executor_drop(rp->ex, url, op->path, rp->epoch, op) != 0)
+        {
+            fsd_log(FSD_LOG_WARN, "drop %s on %u: cannot send", op->path,
+                    op->node);
+            repl_op_free(rp, op);
+            continue;
+        }
+
+        op->phase = PH_SENT;
+        rp->drops_inflight++;
+    }
+}
+
+
+/* Moves ------------------------------------------------------------------- */
+
+static void
+repl_move_end(repl_t *rp, repl_op_t *op, int ok)
+{
+    planner_done(rp->p, &op->m, ok);
+    repl_op_free(rp, op);
+}
+
+
+static void
+repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
+{
+    size_t       plen;
+    const char  *path, *url;
+
+    path = repl_path(rp, op->m.file, &plen);
+    url = repl_url(rp, op->m.dst);
+    op->phase = PH_PULL;
+
+    if (url == NULL
+        || executor_pull(rp->ex, url, path, op->m.src, op->m.size,
+                         planner_file_sum(rp->p, op->m.file), rp->epoch,
+                         op) != 0)
+    {
+        fsd_log(FSD_LOG_WARN, "pull %s to %u: cannot send", path, op->m.dst);
+        rp->counters.pulls_failed++;
+        repl_fail(rp, op->m.file, op->m.dst, now);
+        repl_move_end(rp, op, 0);
+    }
+}
+
+
+/* Undo an eviction that will not happen: the copy is still on the
+ * target, so it is a holder again, in the index and in the planner. */
+static void
+repl_evict_abort(repl_t *rp, repl_op_t *op, const char *why, int64_t now)
+{
+    size_t       plen;
+    const char  *path = repl_path(rp, op->m.evict, &plen);
+
+    fsd_log(FSD_LOG_INFO, "evict %.*s from %u abandoned: %s", (int) plen,
+            path, op->m.dst, why);
+    index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                 op->m.dst, 1);
+    planner_dropped(rp->p, &op->m, 0);
+    repl_fail(rp, op->m.file, op->m.dst, now);
+    repl_move_end(rp, op, 0);
+}
+
+
+/* After cache_ttl: drop the evicted copy, if that still leaves its file
+ * with K >= N and a copy at all. */
+static void
+repl_evict_send(repl_t *rp, repl_op_t *op, int64_t now)
+{
+    size_t          plen;
+    const char     *path, *url;
+    planner_file_t  f;
+    unsigned        k;
+
+    path = repl_path(rp, op->m.evict, &plen);
+    f = planner_file_find(rp->p, path, plen);
+
+    /* a file deleted meanwhile: its copy here goes anyway */
+    if (f == op->m.evict) {
+        k = planner_file_k(rp->p, f);
+        if (k == 0 || k < planner_file_n(rp->p, f)) {
+            repl_evict_abort(rp, op, "it would leave too few copies", now);
+            return;
+        }
+    }
+
+    url = repl_url(rp, op->m.dst);
+    if (url == NULL || executor_drop(rp->ex, url, path, rp->epoch, op) != 0) {
+        repl_evict_abort(rp, op, "cannot send the drop", now);
+        return;
+    }
+
+    op->phase = PH_EVICT_DROP;
+}
+
+
+static void
+repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
+{
+    size_t          plen, elen;
+    const char     *path, *epath;
+    repl_op_t      *op;
+    index_result_t  res;
+
+    op = repl_op_new(rp, OP_MOVE);
+    if (op == NULL) {
+        planner_move_t  copy = *m;
+
+        planner_done(rp->p, &copy, 0);
+        return;
+    }
+    op->m = *m;
+    path = repl_path(rp, m->file, &plen);
+
+    if (m->evict == PLANNER_NOFILE) {
+        fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u", (int) plen, path,
+                m->dst, m->src);
+        repl_pull_send(rp, op, now);
+        return;
+    }
+
+    epath = repl_path(rp, m->evict, &elen);
+    fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u, evicting %.*s there",
+            (int) plen, path, m->dst, m->src, (int) elen, epath);
+
+    /* readers must stop being sent to the copy before it goes */
+    res = index_holder(rp->r, rp->conf->prefix, rp->buckets, epath, elen,
+                       m->dst, 0);
+    if (res == INDEX_ERROR) {
+        fsd_log(FSD_LOG_WARN, "evict %.*s from %u: index update failed",
+                (int) elen, epath, m->dst);
+        planner_dropped(rp->p, &op->m, 0);
+        repl_move_end(rp, op, 0);
+        return;
+    }
+
+    op->phase = PH_EVICT_WAIT;
+    op->due_ms = now + rp->conf->cache_ttl_ms;
+    if (rp->wait_tail) {
+        rp->wait_tail->qnext = op;
+    } else {
+        rp->wait_head = op;
+    }
+    rp->wait_tail = op;
+}
+
+
+static void
+repl_evictions_due(repl_t *rp, int64_t now)
+{
+    repl_op_t  *op;
+
+    /* cache_ttl is the same for all: the queue is in due order */
+    while (rp->wait_head && rp->wait_head->due_ms <= now) {
+        op = rp->wait_head;
+        rp->wait_head = op->qnext;
+        if (rp->wait_head == NULL) {
+            rp->wait_tail = NULL;
+        }
+        op->qnext = NULL;
+        repl_evict_send(rp, op, now);
+    }
+}
+
+
+/* Answers ------------------------------------------------------------------- */
+
+static void
+repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
+    int64_t now)
+{
+    size_t          plen;
+    const char     *path = repl_path(rp, op->m.file, &plen);
+    index_result_t  ir;
+    planner_file_t  f = op->m.file;
+
+    switch (res->outcome) {
+
+    case EXECUTOR_OK:
+        ir = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                          op->m.dst, 1);
+        if (ir == INDEX_DONE || ir == INDEX_ALREADY) {
+            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u (%ld ms)",
+                    (int) plen, path, op->m.dst, op->m.src, res->ms);
+            rp->counters.pulls_done++;
+            repl_succeeded(rp, f, op->m.dst);
+            repl_move_end(rp, op, 1);
+            return;
+        }
+        if (ir == INDEX_GONE) {
+            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
+                    "dropping it", (int) plen, path, op->m.dst);
+            repl_drop_queue(rp, op->m.dst, path, plen);
+            repl_move_end(rp, op, 0);
+            return;
+        }
+        fsd_log(FSD_LOG_WARN, "pulled %.*s to %u, index update failed: "
+                "planned again", (int) plen, path, op->m.dst);
+        rp->counters.pulls_failed++;
+        planner_fail(rp->p, f, op->m.dst, now + 1000);
+        repl_move_end(rp, op, 0);
+        return;
+
+    case EXECUTOR_SOURCE_LACKS:
+        fsd_log(FSD_LOG_WARN, "pull %.*s to %u: source %u lacks it, no "
+                "longer a holder", (int) plen, path, op->m.dst, op->m.src);
+        rp->counters.pulls_failed++;
+        index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                     op->m.src, 0);
+        planner_file_holder_del(rp->p, f, op->m.src);
+        planner_fail(rp->p, f, op->m.dst, now + 1000);
+        repl_move_end(rp, op, 0);
+        return;
+
+    case EXECUTOR_FENCED:
+        fsd_log(FSD_LOG_WARN, "pull %.*s to %u: node knows a newer epoch",
+                (int) plen, path, op->m.dst);
+        rp->fenced = 1;
+        repl_move_end(rp, op, 0);
+        return;
+
+    default:
+        rp->counters.pulls_failed++;
+        fsd_log(FSD_LOG_WARN, "pull %.*s to %u from %u failed: %s (%ld%s%s), "
+                "retry in %lld ms", (int) plen, path, op->m.dst, op->m.src,
+                executor_outcome_name(res->outcome), res->status,
+                res->error[0] ? ", " : "", res->error,
+                (long long) repl_fail(rp, f, op->m.dst, now));
+        repl_move_end(rp, op, 0);
+        return;
+    }
+}
+
+
+static void
+repl_done(const executor_result_t *res, void *ctx)
+{
+    repl_t      *rp = ctx;
+    repl_op_t   *op = res->token;
+    int64_t      now = fsd_now_ms();
+    size_t       plen;
+    const char  *path;
+
+    if (op->kind == OP_DROP) {
+        rp->drops_inflight--;
+        if (res->outcome == EXECUTOR_OK) {
+            rp->counters.drops_done++;
+            fsd_log(FSD_LOG_INFO, "dropped %s on %u", op->path, op->node);
+        } else {
+            rp->counters.drops_failed++;
+            rp->fenced |= (res->outcome == EXECUTOR_FENCED);
+            fsd_log(FSD_LOG_WARN, "drop %s on %u failed: %s (%ld)", op->path,
+                    op->node, executor_outcome_name(res->outcome),
+                    res->status);
+        }
+        repl_op_free(rp, op);
+        return;
+    }
+
+    if (op->phase == PH_EVICT_DROP) {
+        path = repl_path(rp, op->m.evict, &plen);
+        if (res->outcome == EXECUTOR_OK) {
+            fsd_log(FSD_LOG_INFO, "dropped %.*s on %u (evicted)", (int) plen,
+                    path, op->m.dst);
+            rp->counters.drops_done++;
+            planner_dropped(rp->p, &op->m, 1);
+            repl_pull_send(rp, op, now);
+            return;
+        }
+        rp->counters.drops_failed++;
+        rp->fenced |= (res->outcome == EXECUTOR_FENCED);
+        repl_evict_abort(rp, op, executor_outcome_name(res->outcome), now);
+        return;
+    }
+
+    repl_pulled(rp, op, res, now);
+}
+
+
+/* The term ---------------------------------------------------------------- */
+
+repl_t *
+repl_new(rds_t *r, const fsd_conf_t *conf, const unsigned char *key,
+    size_t keylen, uint64_t epoch, const char *master,
+    repl_keepalive_pt keepalive, void *arg)
+{
+    repl_t      *rp;
+    state_cb_t   cb;
+
+    rp = calloc(1, sizeof(*rp));
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    rp->r = r;
+    rp->conf = conf;
+    rp->epoch = epoch;
+    snprintf(rp->master, sizeof(rp->master), "%s", master);
+    rp->keepalive = keepalive;
+    rp->keepalive_arg = arg;
+
+    memset(&cb, 0, sizeof(cb));
+    cb.ctx = rp;
+    cb.node = repl_on_node;
+    cb.forget = repl_on_forget;
+    cb.record = repl_on_record;
+    cb.removed = repl_on_removed;
+    cb.progress = repl_on_progress;
+
+    rp->p = planner_new(conf->replicas ? conf->replicas : REPL_DEFAULT_N);
+    rp->ex = executor_new(key, keylen, (long) conf->pull_timeout_ms);
+    rp->st = state_new(r, conf, &cb);
+    rp->backoff = calloc(REPL_BACKOFF_SLOTS, sizeof(repl_backoff_t));
+
+    if (rp->p == NULL || rp->ex == NULL || rp->st == NULL
+        || rp->backoff == NULL)
+    {
+        repl_free(rp);
+        return NULL;
+    }
+
+    planner_set_reserve(rp->p, conf->reserve_is_pct ? 0 : conf->reserve_bytes,
+                        conf->reserve_is_pct
+                        ? (unsigned) (conf->reserve_pct * 100 + 0.5) : 0);
+    planner_set_limits(rp->p, conf->pulls_in, conf->pulls_out);
+    return rp;
+}
+
+
+void
+repl_free(repl_t *rp)
+{
+    if (rp == NULL) {
+        return;
+    }
+
+    /* no callbacks: nothing more is written by this term */
+    if (rp->ex) {
+        executor_free(rp->ex);
+    }
+    while (rp->ops) {
+        repl_op_free(rp, rp->ops);
+    }
+    state_free(rp->st);
+    planner_free(rp->p);
+    free(rp->backoff);
+    free(rp);
+}
+
+
+/* Limits, default N, node space and load: what may change every second. */
+static void
+repl_settings(repl_t *rp)
+{
+    uint32_t      buckets;
+    unsigned      replicas, in, out, max_id, i, counted;
+    fsd_node_t  **nodes, *n;
+
+    if (state_config(rp->st, &buckets, &replicas, &in, &out) == 0) {
+        if (buckets && !rp->buckets) {
+            rp->buckets = buckets;
+        }
+        rp->cfg_replicas = replicas;
+        planner_set_limits(rp->p, in ? in : rp->conf->pulls_in,
+                           out ? out : rp->conf->pulls_out);
+    }
+
+    nodes = state_node_table(rp->st, &max_id);
+    rp->counters.nodes_live = 0;
+    counted = 0;
+    for (i = 1; i <= max_id; i++) {
+        n = nodes[i];
+        if (n == NULL) {
+            continue;
+        }
+        planner_node_space(rp->p, n->id, n->quota,
+                           n->free ? n->free : PLANNER_DISK_UNKNOWN);
+        planner_node_load(rp->p, n->id, n->load);
+        rp->counters.nodes_live += (n->live == NODE_LIVE);
+        counted += (n->live != NODE_DEAD);
+    }
+
+    /* N is clamped to the nodes there are: two nodes cannot hold three
+     * copies, and asking for them would keep the cluster "under" forever */
+    replicas = rp->conf->replicas ? rp->conf->replicas
+               : rp->cfg_replicas ? rp->cfg_replicas : REPL_DEFAULT_N;
+    if (counted && replicas > counted) {
+        replicas = counted;
+    }
+    if (replicas && replicas != planner_default_n(rp->p)) {
+        fsd_log(FSD_LOG_INFO, "default N is now %u", replicas);
+        planner_set_default_n(rp->p, replicas);
+    }
+}
+
+
+int
+repl_takeover(repl_t *rp)
+{
+    state_load_stats_t  ls;
+    uint64_t            mem, paths;
+
+    repl_settings(rp);
+    if (rp->buckets == 0) {
+        fsd_log(FSD_LOG_ERROR, "no %sconfig buckets: run fsdfs init",
+                rp->conf->prefix);
+        return -1;
+    }
+
+    if (state_nodes(rp->st, fsd_wall_ms()) != 0) {
+        return -1;
+    }
+    repl_settings(rp);
+
+    if (state_load(rp->st, rp->buckets, &ls) != 0) {
+        fsd_log(FSD_LOG_WARN, "index load failed or abandoned");
+        return -1;
+    }
+
+    planner_mem(rp->p, &mem, &paths);
+    fsd_log(FSD_LOG_INFO, "index loaded: %" PRIu64 " files in %u buckets, "
+            "%" PRIu64 " corrupt, %.3f s (%.0f files/s), planner %" PRIu64
+            " bytes", ls.files, rp->buckets, ls.corrupt, ls.secs,
+            ls.secs > 0 ? ls.files / ls.secs : 0.0, mem);
+    rp->loaded = 1;
+    return 0;
+}
+
+
+void
+repl_tick(repl_t *rp, int64_t now)
+{
+    (void) now;
+
+    state_nodes(rp->st, fsd_wall_ms());
+    repl_settings(rp);
+
+    rp->counters.plan_usec = rp->plan_usec;
+    rp->plan_usec = 0;
+    stats_publish(rp->r, rp->conf->prefix, rp->p, &rp->counters, rp->master,
+                  rp->epoch);
+}
+
+
+int
+repl_step(repl_t *rp, int64_t now, int wait_ms)
+{
+    int             i;
+    int64_t         t0, t1;
+    planner_move_t  m;
+
+    if (state_events(rp->st, REPL_EVENTS_MAX) < 0) {
+        fsd_log(FSD_LOG_DEBUG, "events: read failed");
+    }
+
+    repl_evictions_due(rp, now);
+    repl_drops_send(rp);
+
+    if (!rp->fenced) {
+        t0 = fsd_now_ms();
+        for (i = 0; i < REPL_PLAN_MAX && planner_next(rp->p, now, &m); i++) {
+            repl_move_start(rp, &m, now);
+        }
+        t1 = fsd_now_ms();
+        rp->plan_usec += (uint64_t) (t1 - t0) * 1000;
+    }
+
+    if (executor_run(rp->ex, wait_ms, repl_done, rp) < 0) {
+        fsd_log(FSD_LOG_ERROR, "executor failed");
+    }
+
+    return rp->fenced ? -1 : 0;
+}

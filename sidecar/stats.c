@@ -1,0 +1,104 @@
+/*
+ * Publishing the master's figures. Both keys go out in one pipeline: the
+ * stats hash as one HSET, the histogram as MULTI DEL HSET EXEC so the
+ * replacement is atomic. The histogram is at most a few hundred fields
+ * (K-N ranges over -255..32).
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fsdfs_keys.h"
+#include "stats.h"
+
+
+#define STATS_FIELDS  16
+#define KN_FIELDS     (PLANNER_KN_MAX - PLANNER_KN_MIN + 1)
+
+
+int
+stats_publish(rds_t *r, const char *prefix, const planner_t *p,
+    const stats_counters_t *c, const char *master, uint64_t epoch)
+{
+    int              i, it, kn, rc, nkn, nreply;
+    char             key[FSDFS_KEY_MAX], kkey[FSDFS_KEY_MAX];
+    char             vals[STATS_FIELDS][32], knv[KN_FIELDS][2][24];
+    const char      *argv[2 + 2 * KN_FIELDS];
+    uint64_t         count;
+    redisReply      *rep;
+    planner_stats_t  ps;
+    static const char  *names[] = {
+        "files", "bytes", "min_kn", "under", "lost", "pulls_inflight",
+        "pulls_done", "pulls_failed", "drops_done", "plan_usec", "epoch",
+        "updated", "nodes_live", "copy_bytes", "drops_failed"
+    };
+    const char      *hargv[2 + 2 * STATS_FIELDS];
+
+    planner_stats(p, &ps);
+    fsdfs_key(key, sizeof(key), prefix, "stats");
+    fsdfs_key(kkey, sizeof(kkey), prefix, "kn");
+
+    snprintf(vals[0], 32, "%" PRIu64, ps.files);
+    snprintf(vals[1], 32, "%" PRIu64, ps.bytes);
+    snprintf(vals[2], 32, "%d", ps.min_kn);
+    snprintf(vals[3], 32, "%" PRIu64, ps.under);
+    snprintf(vals[4], 32, "%" PRIu64, ps.lost);
+    snprintf(vals[5], 32, "%" PRIu64, ps.inflight);
+    snprintf(vals[6], 32, "%" PRIu64, c->pulls_done);
+    snprintf(vals[7], 32, "%" PRIu64, c->pulls_failed);
+    snprintf(vals[8], 32, "%" PRIu64, c->drops_done);
+    snprintf(vals[9], 32, "%" PRIu64, c->plan_usec);
+    snprintf(vals[10], 32, "%" PRIu64, epoch);
+    snprintf(vals[11], 32, "%lld", (long long) fsd_wall_ms());
+    snprintf(vals[12], 32, "%u", c->nodes_live);
+    snprintf(vals[13], 32, "%" PRIu64, ps.copy_bytes);
+    snprintf(vals[14], 32, "%" PRIu64, c->drops_failed);
+
+    hargv[0] = "HSET";
+    hargv[1] = key;
+    for (i = 0; i < 15; i++) {
+        hargv[2 + 2 * i] = names[i];
+        hargv[3 + 2 * i] = vals[i];
+    }
+    hargv[32] = "master";
+    hargv[33] = master;
+    rds_append_argv(r, 34, hargv, NULL);
+
+    argv[0] = "HSET";
+    argv[1] = kkey;
+    it = 0;
+    nkn = 0;
+    while (nkn < KN_FIELDS && planner_kn_next(p, &it, &kn, &count)) {
+        snprintf(knv[nkn][0], 24, "%d", kn);
+        snprintf(knv[nkn][1], 24, "%" PRIu64, count);
+        argv[2 + 2 * nkn] = knv[nkn][0];
+        argv[3 + 2 * nkn] = knv[nkn][1];
+        nkn++;
+    }
+
+    rds_append(r, "MULTI");
+    rds_append(r, "DEL %s", kkey);
+    nreply = 4;
+    if (nkn) {
+        rds_append_argv(r, 2 + 2 * nkn, argv, NULL);
+        nreply++;
+    }
+    rds_append(r, "EXEC");
+
+    rc = 0;
+    for (i = 0; i < nreply; i++) {
+        rep = rds_get(r);
+        if (rep == NULL) {
+            return -1;
+        }
+        if (rep->type == REDIS_REPLY_ERROR
+            || (i == nreply - 1 && !rds_exec_ok(rep)))
+        {
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+
+    return rc;
+}

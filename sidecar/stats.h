@@ -1,0 +1,29 @@
+/*
+ * fsdfsd's published figures: <prefix>stats (one hash, rewritten every
+ * second) and <prefix>kn (K-N -> number of files, replaced atomically so
+ * a reader never sees half a histogram). What `fsdfs status` and the
+ * cluster tests read.
+ */
+
+#ifndef FSD_STATS_H
+#define FSD_STATS_H
+
+#include <stdint.h>
+
+#include "planner.h"
+#include "rds.h"
+
+typedef struct {
+    uint64_t  pulls_done;
+    uint64_t  pulls_failed;
+    uint64_t  drops_done;
+    uint64_t  drops_failed;
+    uint64_t  plan_usec;        /* planner time in the last second */
+    unsigned  nodes_live;
+} stats_counters_t;
+
+/* 0, or -1 if Redis failed. */
+int stats_publish(rds_t *r, const char *prefix, const planner_t *p,
+    const stats_counters_t *c, const char *master, uint64_t epoch);
+
+#endif
