@@ -313,10 +313,12 @@ is($j->{stats}, undef, 'json: stats null');
 is($j->{epoch}, 7, 'json: epoch');
 is(scalar @{$j->{nodes}}, 4, 'json: four nodes');
 
+# the fields fsdfsd publishes (sidecar/stats.c), and one it may add later
 redis_cli('HSET', 'fsdfs:stats', files => 1200, bytes => 5 * 1024 * 1024 * 1024, min_kn => -1,
-          under => 3, lost => 1, pulls_inflight => 2, pulls_done => 340, pulls_failed => 5,
-          plan_ms => 12, master => 'm1', epoch => 8, updated => int(time * 1000) - 1500,
-          newfield => 'x');
+          copy_bytes => 15 * 1024 * 1024 * 1024, under => 3, lost => 1, pulls_inflight => 2,
+          pulls_done => 340, pulls_failed => 5, drops_done => 10, drops_failed => 0,
+          plan_usec => 1234, nodes_live => 3, master => 'm1', epoch => 8,
+          updated => int(time * 1000) - 1500, newfield => 'x');
 redis_cli('HSET', 'fsdfs:kn', -1 => 3, 0 => 1000, 2 => 197, -2 => 1);
 redis_cli('SET', 'fsdfs:master', 'm1:8', 'PX', 3000);
 redis_cli('SET', 'fsdfs:epoch', 8);
@@ -324,9 +326,11 @@ $out = fsdfs('status');
 is($? >> 8, 0, 'status with a master: exit 0');
 like($out, qr/^master\s+m1, lease epoch 8, [0-3]\.\d s left$/m, 'the master, its epoch and lease');
 like($out, qr/^epoch\s+8$/m, 'the epoch');
-like($out, qr/^files\s+1200 \(5\.0G\), min\(K-N\) -1, under N 3, lost 1$/m, 'file figures');
-like($out, qr/^pulls\s+2 in flight, 340 done, 5 failed$/m, 'pull figures');
-like($out, qr/^figures\s+by m1, epoch 8, plan 12 ms, updated 1\.\d s ago$/m, 'who published, how long ago');
+like($out, qr/^files\s+1200 \(5\.0G, all copies 15\.0G\), min\(K-N\) -1, under N 3, lost 1$/m,
+     'file figures');
+like($out, qr/^pulls\s+2 in flight, 340 done, 5 failed; drops 10 done, 0 failed$/m, 'transfers');
+like($out, qr/^figures\s+by m1, epoch 8, 3 live nodes, plan 1\.2 ms, updated 1\.\d s ago$/m,
+     'who published, how long ago');
 like($out, qr/^other\s+newfield x$/m, 'unknown stats fields are still shown');
 like($out, qr/^\s+-2\s+#\s+1\n\s+-1\s+#\s+3\n\s+\+0\s+#{40}\s+1000\n\s+\+2\s+#{7}\s+197$/m,
      'K-N histogram, sorted, as bars') or diag($out);

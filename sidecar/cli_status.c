@@ -59,8 +59,9 @@ static const char  *status_node_fields[F_N] = {
 
 /* Stats fields the text view names; the rest go under "other". */
 static const char  *status_known[] = {
-    "files", "bytes", "min_kn", "under", "lost", "pulls_inflight",
-    "pulls_done", "pulls_failed", "plan_ms", "master", "epoch", "updated",
+    "files", "bytes", "copy_bytes", "min_kn", "under", "lost",
+    "pulls_inflight", "pulls_done", "pulls_failed", "drops_done",
+    "drops_failed", "plan_usec", "nodes_live", "master", "epoch", "updated",
     NULL
 };
 
@@ -358,12 +359,27 @@ status_or(const status_t *st, const char *name)
 }
 
 
+/* A byte count from stats, human-sized, or "-". */
+static void
+status_stat_bytes(const status_t *st, const char *name, char *buf,
+    size_t cap)
+{
+    const char  *v = status_stat(st, name);
+
+    if (v && status_is_int(v) && v[0] != '-') {
+        status_bytes(buf, cap, atoll(v));
+    } else {
+        snprintf(buf, cap, "-");
+    }
+}
+
+
 static void
 status_text_stats(const cli_t *cli, const status_t *st)
 {
     int          known;
     size_t       i, j;
-    char         bytes[16];
+    char         bytes[16], copies[16], plan[32];
     long long    age;
     const char  *v;
 
@@ -373,24 +389,29 @@ status_text_stats(const cli_t *cli, const status_t *st)
         return;
     }
 
-    v = status_stat(st, "bytes");
+    status_stat_bytes(st, "bytes", bytes, sizeof(bytes));
+    status_stat_bytes(st, "copy_bytes", copies, sizeof(copies));
+
+    printf("files    %s (%s, all copies %s), min(K-N) %s, under N %s, "
+           "lost %s\n", status_or(st, "files"), bytes, copies,
+           status_or(st, "min_kn"), status_or(st, "under"),
+           status_or(st, "lost"));
+    printf("pulls    %s in flight, %s done, %s failed; drops %s done, "
+           "%s failed\n", status_or(st, "pulls_inflight"),
+           status_or(st, "pulls_done"), status_or(st, "pulls_failed"),
+           status_or(st, "drops_done"), status_or(st, "drops_failed"));
+
+    v = status_stat(st, "plan_usec");
     if (v && status_is_int(v)) {
-        status_bytes(bytes, sizeof(bytes), atoll(v));
+        snprintf(plan, sizeof(plan), "%.1f ms", (double) atoll(v) / 1000);
     } else {
-        snprintf(bytes, sizeof(bytes), "-");
+        snprintf(plan, sizeof(plan), "-");
     }
 
-    printf("files    %s (%s), min(K-N) %s, under N %s, lost %s\n",
-           status_or(st, "files"), bytes, status_or(st, "min_kn"),
-           status_or(st, "under"), status_or(st, "lost"));
-    printf("pulls    %s in flight, %s done, %s failed\n",
-           status_or(st, "pulls_inflight"), status_or(st, "pulls_done"),
-           status_or(st, "pulls_failed"));
-
     age = status_age_ms(st->now, status_stat(st, "updated"));
-    printf("figures  by %s, epoch %s, plan %s ms, updated ",
+    printf("figures  by %s, epoch %s, %s live nodes, plan %s, updated ",
            status_or(st, "master"), status_or(st, "epoch"),
-           status_or(st, "plan_ms"));
+           status_or(st, "nodes_live"), plan);
     if (age < 0) {
         printf("-\n");
     } else {
