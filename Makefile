@@ -65,6 +65,15 @@ $(BUILD)/bench/fill_index: bench/fill_index.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(LDLIBS)
 
+# planner benchmark (bench/README.md): pure data structure, no Redis
+$(BUILD)/bench/planner: bench/planner.c $(BUILD)/sidecar/planner.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isidecar $(LDFLAGS) -o $@ $< $(BUILD)/sidecar/planner.o $(COMMON_OBJ) $(LDLIBS)
+
+.PHONY: bench-planner
+bench-planner: $(BUILD)/bench/planner
+	$(BUILD)/bench/planner
+
 $(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ) $(UNIT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilua-free-tests -Isidecar $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(UNIT_LIB) $(D_LDLIBS)

@@ -466,6 +466,7 @@ test_random(void)
     char                 path[16];
     unsigned             seed = 7, id, nmv = 0, i, steps, bad = 0, moves = 0;
     int                  dok;
+    unsigned             evicts = 0;
 
     planner_set_reserve(p, MB, 100);
     planner_set_limits(p, 3, 3);
@@ -482,6 +483,7 @@ test_random(void)
         if (nmv < 256 && (seed >> 16) % 3 != 0
             && planner_next(p, steps, &mv[nmv]))
         {
+            evicts += mv[nmv].evict != PLANNER_NOFILE;
             nmv++;
             moves++;
         } else if (nmv) {
@@ -510,6 +512,7 @@ test_random(void)
         planner_done(p, &mv[--nmv], 1);
     }
     ok(!bad, "random run: quotas and limits held (%u moves)", moves);
+    ok(evicts > 0, "random run: %u of them evicted a surplus copy", evicts);
     planner_stats(p, &st);
     is_int(st.inflight, 0, "random run: nothing left in flight");
     for (id = 1; id <= 8; id++) {

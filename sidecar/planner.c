@@ -2,7 +2,7 @@
  * The replication planner (API and semantics in planner.h).
  *
  * Layout, chosen for the 128-bytes-per-file budget at 10M files: a file is
- * one fixed 112-byte slot (size, sum, path reference, queue and hash links,
+ * one fixed 104-byte slot (size, sum, path reference, queue and hash links,
  * up to 32 holder ids inline, counters), slots live in 64k-slot chunks so
  * growing never copies a gigabyte, paths live in one arena of bytes, and
  * the path table is an array of 32-bit chain heads. Nodes are a flat array
@@ -45,19 +45,23 @@
 #define PATH_LEN(r)    ((size_t) ((r) & 0xffff))
 
 
+/* 104 bytes: size shares its word with N and the flags (sizes stop at
+ * 2^48, 256 TB), which is what brings the slot under 112. */
 typedef struct {
-    uint64_t  size;
+    uint64_t  size:48;
+    uint64_t  n:8;                     /* explicit N, 0: default */
+    uint64_t  flags:8;
     uint64_t  sum;
     uint64_t  path;                    /* arena offset << 16 | length */
     uint32_t  qprev, qnext;            /* bucket queue, or free list */
     uint32_t  hnext;                   /* path table chain */
-    uint8_t   n;                       /* explicit N, 0: default */
     uint8_t   k;
     uint8_t   nh;
-    uint8_t   flags;
     uint8_t   refs;                    /* moves naming it */
     uint16_t  holders[PLANNER_MAX_HOLDERS];    /* ascending */
 } pfile_t;
+
+_Static_assert(sizeof(pfile_t) == 104, "a file slot is 104 bytes");
 
 typedef struct {
     uint64_t  quota, disk_free;
@@ -1012,7 +1016,7 @@ planner_file_add(planner_t *p, const char *path, size_t len, uint64_t size,
     pfile_t  *f;
 
     if (len == 0 || len > 0xffff || n > PLANNER_MAX_N
-        || (nholders && holders == NULL))
+        || size > PLANNER_MAX_SIZE || (nholders && holders == NULL))
     {
         errno = EINVAL;
         return PLANNER_NOFILE;

@@ -52,7 +52,7 @@
  * (no per-node file lists: they would cost 4+ bytes per copy, and those
  * events are rare); everything else is O(1) or O(holders).
  *
- * Memory: about 112 bytes per file plus the hash table (4-8) plus the path
+ * Memory: 104 bytes per file plus the hash table (4-8) plus the path
  * bytes, kept in one arena (compacted when half of it is dead).
  *
  * Not thread-safe: one planner, one thread (fsdfsd's event loop).
@@ -70,6 +70,7 @@ typedef uint32_t          planner_file_t;
 #define PLANNER_NOFILE         ((planner_file_t) 0xffffffffu)
 #define PLANNER_MAX_HOLDERS    32       /* = FSDFS_MAX_HOLDERS of the record */
 #define PLANNER_MAX_N          255
+#define PLANNER_MAX_SIZE       ((1ull << 48) - 1)   /* bytes of one file */
 #define PLANNER_MAX_NODE_ID    65535
 #define PLANNER_DISK_UNKNOWN   UINT64_MAX
 #define PLANNER_LIMIT_DEFAULT  (-1)     /* node limit follows the default */
@@ -185,7 +186,8 @@ int planner_node_info(const planner_t *p, unsigned id,
 
 /* Files. */
 
-/* Add a file: path (not NUL-terminated, 1..65535 bytes), size, sum,
+/* Add a file: path (not NUL-terminated, 1..65535 bytes), size (at most
+ * PLANNER_MAX_SIZE), sum,
  * explicit N (0 = the default), holders (duplicates ignored, at most
  * PLANNER_MAX_HOLDERS distinct). PLANNER_NOFILE with errno EEXIST (path
  * known), EINVAL or ENOMEM. */
