@@ -363,10 +363,97 @@ is($? >> 8, 3, 'status with Redis down: exit 3');
 # --- put through real nodes, when the module has the PUT command ---------------
 
 SKIP: {
-    my ($rc, $t) = nginx_t(node_conf(name => 'probe', port => free_port(), commands => 1,
-                                     prefix => '@PREFIX@'));
-    skip "the module has no PUT command yet: $t", 1 if $rc;
-    # to do: real nodes
+    my ($rc0, $t) = nginx_t(node_conf(name => 'probe', port => free_port(), commands => 1,
+                                      prefix => '@PREFIX@'));
+    skip "the module has no signed commands yet: $t", 1 if $rc0;
+
+    # a Redis of their own: the stand-in nodes above stay out of the choice
+    my $r2 = start_redis();
+    fsdfs($r2, 'init', '--buckets', '64');
+    # nginx refuses bodies over 1 MB by default: a command location for
+    # puts needs client_max_body_size (pc keeps the default, to see 413)
+    my $big_ok = 'client_max_body_size 0;';
+    my $na = start_node(name => 'pa', commands => 1, redis => $r2, server => $big_ok);
+    my $nb = start_node(name => 'pb', commands => 1, redis => $r2, quota => '1m',
+                        server => $big_ok);
+    my $nc = start_node(name => 'pc', commands => 1, redis => $r2);
+    ok(wait_for(sub {
+        3 == grep { my $id = node_id($r2, $_); $id && redis_cli($r2, 'EXISTS', "fsdfs:alive:$id") == 1 }
+            qw(pa pb pc);
+    }, 10), 'three nodes registered and alive');
+    sleep 1.2;     # one node-table refresh: a node answers 503 until then
+
+    # commands may exist before put does: an unsigned PUT tells
+    my $probe = http($na->{port}, 'PUT', '/_fsdfs/put?path=/x', 'Content-Length' => 0);
+    skip "the module answers no PUT command yet ($probe->{status})", 1
+        unless $probe->{body} =~ /"op":"put"/;
+
+    my $body = join '', map { chr(($_ * 13) % 256) } 1 .. 100000;
+    $out = put_file('/music/real/one.mp3', $body, '--node', 'pa');
+    is($? >> 8, 0, 'put to a real node: exit 0') or diag($out);
+    like($out, qr/"ok":true/, 'its JSON answer is shown');
+    is(slurp("$na->{root}/music/real/one.mp3"), $body, 'the file is on pa, byte for byte');
+    my $w = eval { decode_json(fsdfs($r2, 'where', '/music/real/one.mp3', '--json')) };
+    is($w && $w->{size}, 100000, 'indexed with its size');
+    is($w && join(',', map { $_->{name} } @{$w->{holders}}), 'pa', 'held by pa only');
+    is($w && $w->{n}, 0, 'replicas by policy');
+    my $r = http($na->{port}, 'GET', '/music/real/one.mp3');
+    is($r->{status}, 200, 'GET through pa: 200');
+    is($r->{body}, $body, 'the same bytes');
+    $r = http($nb->{port}, 'GET', '/music/real/one.mp3');
+    is($r->{status}, 302, 'GET through pb: 302');
+    like($r->{headers}{location} // '', qr{^$na->{url}/music/real/one\.mp3}, 'to pa');
+
+    $out = put_file('/music/real/one.mp3', $body, '--node', 'pb');
+    is($? >> 8, 4, 'put of the same path again: exit 4') and like($out, qr/already exists/, 'refused');
+    ok(!-e "$nb->{root}/music/real/one.mp3", 'nothing written on pb');
+
+    write_file("$na->{root}/music/real/stray.mp3", 'not indexed');
+    $out = put_file('/music/real/stray.mp3', 'other bytes', '--node', 'pa');
+    is($? >> 8, 4, 'put over a file on disk the index does not know: exit 4');
+    like($out, qr/answered 409: exists on disk/, 'the node says 409, exists on disk');
+    is(slurp("$na->{root}/music/real/stray.mp3"), 'not indexed', 'the file on disk is untouched');
+
+    $out = put_file('/music/real/two.mp3', 'two' x 1000, '--replicas', 2);
+    is($? >> 8, 0, 'put with no --node: exit 0') or diag($out);
+    my ($chosen) = $out =~ /on node (\S+) /;
+    my ($node) = grep { $_->{name} eq ($chosen // '') } $na, $nb, $nc;
+    $node //= $na;
+    is(slurp("$node->{root}/music/real/two.mp3"), 'two' x 1000, "stored on the node it names ($chosen)");
+    like(redis_cli($r2, 'HGET', bucket_key($r2, '/music/real/two.mp3'), '/music/real/two.mp3'),
+         qr/ n=2$/, '--replicas 2: the record has n=2');
+
+    my $big = join '', map { chr(($_ * 31) % 256) } 1 .. 2_000_000;
+    $out = put_file('/music/real/big.mp3', $big, '--node', 'pa');
+    is($? >> 8, 0, 'a 2 MB put (Expect: 100-continue): exit 0') or diag($out);
+    is(-s "$na->{root}/music/real/big.mp3", 2_000_000, 'all of it on pa');
+    $out = put_file('/music/real/toobig.mp3', $big, '--node', 'pb');
+    is($? >> 8, 4, 'a put over the quota of pb: exit 4');
+    like($out, qr/answered 507/, 'the node says 507');
+    ok(!-e "$nb->{root}/music/real/toobig.mp3", 'nothing stored');
+    $out = put_file('/music/real/toobig.mp3', $big, '--node', 'pc');
+    is($? >> 8, 4, 'a put over client_max_body_size: exit 4');
+    like($out, qr/answered 413 .*client_max_body_size/, 'the CLI says which setting refused it');
+    is(redis_cli($r2, 'HEXISTS', bucket_key($r2, '/music/real/toobig.mp3'), '/music/real/toobig.mp3'),
+       0, 'nothing indexed');
+
+    my $other = tmp() . '/other-secret';
+    write_file($other, 'x' x 48);
+    chmod 0600, $other;
+    my $f = tmp() . '/three.mp3';
+    write_file($f, 'three');
+    $out = fsdfs($r2, '-s', $other, 'put', $f, '/music/real/three.mp3', '--node', 'pa');
+    is($? >> 8, 4, 'put signed with another secret: exit 4');
+    like($out, qr/answered 403/, 'the node says 403');
+    ok(!-e "$na->{root}/music/real/three.mp3", 'nothing stored');
+
+    $out = fsdfs($r2, 'rm', '/music/real/one.mp3');
+    is($? >> 8, 0, 'rm of a real file: exit 0');
+    like($out, qr/holders: \d+\)/, 'names its holder');
+    ok(defined redis_cli($r2, 'ZSCORE', 'fsdfs:tomb', '/music/real/one.mp3'), 'tombstoned');
+    $out = put_file('/music/real/one.mp3', $body, '--node', 'pb');
+    is($? >> 8, 0, 'delete then put: the path can be stored again') or diag($out);
+    is(slurp("$nb->{root}/music/real/one.mp3"), $body, 'on pb');
 }
 
 finish();

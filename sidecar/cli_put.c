@@ -433,6 +433,14 @@ put_send(put_t *p, const char *query)
                ? "" : "\n");
         rc = CLI_OK;
 
+    } else if (p->answer[0] != '{') {
+        /* nginx itself refused, before the command handler ran */
+        fprintf(stderr, "fsdfs put: refused: node %s answered %ld%s\n",
+                p->name, status,
+                status == 413 ? " (raise client_max_body_size in its "
+                                "command location)" : "");
+        rc = CLI_ERROR;
+
     } else {
         put_answer_error(p, err, sizeof(err));
         fprintf(stderr, "fsdfs put: refused: node %s answered %ld%s%s\n%s%s",
