@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "executor.h"
 #include "fsdfs_keys.h"
@@ -154,10 +155,22 @@ repl_url(repl_t *rp, unsigned id)
 }
 
 
+/* The planner keeps paths unterminated in its arena: libcurl and the
+ * logs want C strings, so each use copies one out. */
 static const char *
-repl_path(repl_t *rp, planner_file_t f, size_t *len)
+repl_path(repl_t *rp, planner_file_t f, char *buf, size_t *len)
 {
-    return planner_file_path(rp->p, f, len);
+    const char  *p = planner_file_path(rp->p, f, len);
+
+    if (p == NULL || *len > FSDFS_PATH_MAX) {
+        *len = 0;
+        buf[0] = '\0';
+        return buf;
+    }
+
+    memcpy(buf, p, *len);
+    buf[*len] = '\0';
+    return buf;
 }
 
 
@@ -523,10 +536,11 @@ repl_move_end(repl_t *rp, repl_op_t *op, int ok)
 static void
 repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
     size_t       plen;
     const char  *path, *url;
 
-    path = repl_path(rp, op->m.file, &plen);
+    path = repl_path(rp, op->m.file, pbuf, &plen);
     url = repl_url(rp, op->m.dst);
     op->phase = PH_PULL;
 
@@ -548,8 +562,9 @@ repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
 static void
 repl_evict_abort(repl_t *rp, repl_op_t *op, const char *why, int64_t now)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
     size_t       plen;
-    const char  *path = repl_path(rp, op->m.evict, &plen);
+    const char  *path = repl_path(rp, op->m.evict, pbuf, &plen);
 
     fsd_log(FSD_LOG_INFO, "evict %.*s from %u abandoned: %s", (int) plen,
             path, op->m.dst, why);
@@ -566,12 +581,13 @@ repl_evict_abort(repl_t *rp, repl_op_t *op, const char *why, int64_t now)
 static void
 repl_evict_send(repl_t *rp, repl_op_t *op, int64_t now)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
     size_t          plen;
     const char     *path, *url;
     planner_file_t  f;
     unsigned        k;
 
-    path = repl_path(rp, op->m.evict, &plen);
+    path = repl_path(rp, op->m.evict, pbuf, &plen);
     f = planner_file_find(rp->p, path, plen);
 
     /* a file deleted meanwhile: its copy here goes anyway */
@@ -596,6 +612,8 @@ repl_evict_send(repl_t *rp, repl_op_t *op, int64_t now)
 static void
 repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
+    char            ebuf[FSDFS_PATH_MAX + 1];
     size_t          plen, elen;
     const char     *path, *epath;
     repl_op_t      *op;
@@ -609,7 +627,7 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
         return;
     }
     op->m = *m;
-    path = repl_path(rp, m->file, &plen);
+    path = repl_path(rp, m->file, pbuf, &plen);
 
     if (m->evict == PLANNER_NOFILE) {
         fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u", (int) plen, path,
@@ -618,7 +636,7 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
         return;
     }
 
-    epath = repl_path(rp, m->evict, &elen);
+    epath = repl_path(rp, m->evict, ebuf, &elen);
     fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u, evicting %.*s there",
             (int) plen, path, m->dst, m->src, (int) elen, epath);
 
@@ -668,8 +686,9 @@ static void
 repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     int64_t now)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
     size_t          plen;
-    const char     *path = repl_path(rp, op->m.file, &plen);
+    const char     *path = repl_path(rp, op->m.file, pbuf, &plen);
     index_result_t  ir;
     planner_file_t  f = op->m.file;
 
@@ -734,6 +753,7 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
 static void
 repl_done(const executor_result_t *res, void *ctx)
 {
+    char            pbuf[FSDFS_PATH_MAX + 1];
     repl_t      *rp = ctx;
     repl_op_t   *op = res->token;
     int64_t      now = fsd_now_ms();
@@ -757,7 +777,7 @@ repl_done(const executor_result_t *res, void *ctx)
     }
 
     if (op->phase == PH_EVICT_DROP) {
-        path = repl_path(rp, op->m.evict, &plen);
+        path = repl_path(rp, op->m.evict, pbuf, &plen);
         if (res->outcome == EXECUTOR_OK) {
             fsd_log(FSD_LOG_INFO, "dropped %.*s on %u (evicted)", (int) plen,
                     path, op->m.dst);
@@ -773,6 +793,16 @@ repl_done(const executor_result_t *res, void *ctx)
     }
 
     repl_pulled(rp, op, res, now);
+}
+
+
+static int64_t
+repl_usec(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 
@@ -956,12 +986,17 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
     repl_drops_send(rp);
 
     if (!rp->fenced) {
-        t0 = fsd_now_ms();
-        for (i = 0; i < REPL_PLAN_MAX && planner_next(rp->p, now, &m); i++) {
+        /* planner time only: the moves' own Redis writes do not count */
+        for (i = 0; i < REPL_PLAN_MAX; i++) {
+            t0 = repl_usec();
+            if (!planner_next(rp->p, now, &m)) {
+                rp->plan_usec += (uint64_t) (repl_usec() - t0);
+                break;
+            }
+            t1 = repl_usec();
+            rp->plan_usec += (uint64_t) (t1 - t0);
             repl_move_start(rp, &m, now);
         }
-        t1 = fsd_now_ms();
-        rp->plan_usec += (uint64_t) (t1 - t0) * 1000;
     }
 
     if (executor_run(rp->ex, wait_ms, repl_done, rp) < 0) {
