@@ -28,6 +28,14 @@ static char *ngx_http_fsdfs_miss(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fsdfs_match(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fsdfs_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fsdfs_pull_concurrency(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_fsdfs_pull_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_fsdfs_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_command_t  ngx_http_fsdfs_commands[] = {
@@ -78,6 +86,41 @@ static ngx_command_t  ngx_http_fsdfs_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_fsdfs_match,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fsdfs_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fsdfs_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fsdfs_commands"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fsdfs_commands_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fsdfs_pull_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fsdfs_pull_concurrency,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fsdfs_pull_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fsdfs_pull_timeout,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fsdfs_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_fsdfs_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -141,6 +184,10 @@ ngx_http_fsdfs_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_fsdfs_redis_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_fsdfs_pull_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -560,6 +607,153 @@ ngx_http_fsdfs_match(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_fsdfs_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fsdfs_main_conf_t *fmcf = conf;
+
+    size_t       len;
+    u_char      *key;
+    ngx_str_t   *value, file;
+    ngx_err_t    err;
+    const char  *why;
+
+    if (fmcf->secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    key = ngx_pnalloc(cf->pool, NGX_HTTP_FSDFS_SECRET_MAX);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* configuration time: the one place a blocking read is fine */
+    ngx_set_errno(0);
+
+    if (fsdfs_secret_load((char *) file.data, key, NGX_HTTP_FSDFS_SECRET_MAX,
+                          &len, &why)
+        != 0)
+    {
+        err = ngx_errno;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                           "invalid secret file \"%V\" in \"%V\" directive: "
+                           "%s (a regular file of %d to %d bytes, mode 0600)",
+                           &value[1], &cmd->name, why, FSDFS_SECRET_MIN,
+                           NGX_HTTP_FSDFS_SECRET_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->secret.data = key;
+    fmcf->secret.len = len;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fsdfs_pull_concurrency(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_fsdfs_main_conf_t *fmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (fmcf->pull_concurrency != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1 || n > 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "expected a number from 1 to 1024",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->pull_concurrency = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fsdfs_pull_timeout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fsdfs_main_conf_t *fmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   t;
+
+    if (fmcf->pull_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    t = ngx_parse_time(&value[1], 0);
+
+    if (t == (ngx_msec_t) NGX_ERROR || t < 100 || t > 24 * 3600 * 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\" directive, "
+                           "expected 100ms to 24h", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    fmcf->pull_timeout = t;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fsdfs_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_fsdfs_main_conf_t *fmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (fmcf->thread_pool_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid thread pool name \"%V\" in \"%V\" "
+                           "directive", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_THREADS)
+    /* a pool not declared with "thread_pool" fails at the end of the
+     * configuration, naming this line */
+    fmcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (fmcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#else
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" needs nginx built --with-threads", &cmd->name);
+    return NGX_CONF_ERROR;
+#endif
+
+    fmcf->thread_pool_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_fsdfs_create_main_conf(ngx_conf_t *cf)
 {
@@ -576,6 +770,8 @@ ngx_http_fsdfs_create_main_conf(ngx_conf_t *cf)
     fmcf->cache_neg_ttl = NGX_CONF_UNSET;
     fmcf->cache_stale = NGX_CONF_UNSET;
     fmcf->quota = NGX_CONF_UNSET;
+    fmcf->pull_concurrency = NGX_CONF_UNSET_UINT;
+    fmcf->pull_timeout = NGX_CONF_UNSET_MSEC;
 
     return fmcf;
 }
@@ -594,6 +790,19 @@ ngx_http_fsdfs_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(fmcf->cache_stale, 600);
     if (fmcf->quota == NGX_CONF_UNSET) {
         fmcf->quota = 0;
+    }
+
+    ngx_conf_init_uint_value(fmcf->pull_concurrency, 4);
+    ngx_conf_init_msec_value(fmcf->pull_timeout, 60000);
+
+    if (fmcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&fmcf->thread_pool_name, "default");
+#if (NGX_THREADS)
+        fmcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (fmcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#endif
     }
 
     if (fmcf->prefix.len == 0) {
@@ -639,6 +848,7 @@ ngx_http_fsdfs_create_loc_conf(ngx_conf_t *cf)
     flcf->enable = NGX_CONF_UNSET;
     flcf->miss = NGX_CONF_UNSET_UINT;
     flcf->match = NGX_CONF_UNSET_PTR;
+    flcf->commands = NGX_CONF_UNSET;
 
     return flcf;
 }
@@ -660,6 +870,11 @@ ngx_http_fsdfs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->match_src, prev->match_src, "");
     ngx_conf_merge_str_value(conf->proxy_location, prev->proxy_location,
                              "@fsdfs_proxy");
+
+    /* not inherited: only the location that says it takes commands */
+    if (conf->commands == NGX_CONF_UNSET) {
+        conf->commands = 0;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -688,8 +903,28 @@ ngx_http_fsdfs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_fsdfs_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_fsdfs_nodes_conf(cf) != NGX_OK) {
-        return NGX_ERROR;
+    ngx_http_fsdfs_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fsdfs_module);
+
+    if (fmcf->commands) {
+        if (fmcf->secret.data == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fsdfs_commands\" needs \"fsdfs_secret\" "
+                               "in the http block");
+            return NGX_ERROR;
+        }
+
+        if (fmcf->redis_addr.len == 0 || fmcf->name.len == 0
+            || fmcf->root.len == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"fsdfs_commands\" needs \"fsdfs_node\", "
+                               "\"fsdfs_redis\" and a location with "
+                               "\"fsdfs on\" and a static root (the data "
+                               "root)");
+            return NGX_ERROR;
+        }
     }
 
     return ngx_http_fsdfs_read_init(cf);

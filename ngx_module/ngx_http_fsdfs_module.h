@@ -4,7 +4,10 @@
  * One file per concern: ngx_http_fsdfs_module.c (directives, init),
  * _read.c (GET/HEAD path), _redis.c (hiredis in nginx's event loop),
  * _cache.c (shared-memory lookup cache), _nodes.c (membership,
- * heartbeat, node table), _status.c (status endpoint).
+ * heartbeat, node table), _status.c (status endpoint), _commands.c
+ * (signed command endpoint: arguments, signature, epoch, JSON answers;
+ * drop), _pull.c (pull from a peer in the thread pool, stale temp files),
+ * _put.c (store a new file and create its record).
  */
 
 #ifndef _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_
@@ -18,6 +21,7 @@
 
 #include "fsdfs_record.h"
 #include "fsdfs_keys.h"
+#include "fsdfs_sign.h"
 
 
 #define NGX_HTTP_FSDFS_VERSION      "0.2.0"
@@ -25,6 +29,9 @@
 #define NGX_HTTP_FSDFS_URL_MAX      128
 #define NGX_HTTP_FSDFS_NAME_MAX     32
 #define NGX_HTTP_FSDFS_MAX_HOPS     2
+#define NGX_HTTP_FSDFS_SECRET_MAX   1024
+#define NGX_HTTP_FSDFS_TIME_WINDOW  30          /* seconds, either side */
+#define NGX_HTTP_FSDFS_TMP_PREFIX   ".fsdfs-tmp-"
 
 #define NGX_HTTP_FSDFS_MISS_REDIRECT  0
 #define NGX_HTTP_FSDFS_MISS_PROXY     1
@@ -57,6 +64,12 @@ typedef struct {
     ngx_atomic_t                redis_timeouts;
     ngx_atomic_t                redis_usec;
     ngx_atomic_t                corrupt_records;
+    ngx_atomic_t                commands;
+    ngx_atomic_t                commands_refused;
+    ngx_atomic_t                pulls_done;
+    ngx_atomic_t                pulls_failed;
+    ngx_atomic_t                drops;
+    ngx_atomic_t                puts;
 } ngx_http_fsdfs_counters_t;
 
 
@@ -71,6 +84,8 @@ typedef struct {
     ngx_atomic_t                disk_used;
     ngx_atomic_t                disk_files;
     ngx_atomic_t                disk_free;
+    ngx_atomic_t                epoch;          /* highest seen, fencing */
+    ngx_atomic_t                pulls;          /* running, all workers */
     ngx_msec_t                  refreshed;
     ngx_uint_t                  nnodes;
     ngx_http_fsdfs_node_t       nodes[NGX_HTTP_FSDFS_MAX_NODES];
@@ -99,6 +114,15 @@ typedef struct {
     ngx_shm_zone_t             *state_zone;
     off_t                       quota;
     ngx_str_t                   root;           /* data root, for status */
+
+    ngx_str_t                   secret;         /* key bytes, not a string */
+    ngx_uint_t                  pull_concurrency;
+    ngx_msec_t                  pull_timeout;
+    ngx_str_t                   thread_pool_name;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+    ngx_flag_t                  commands;       /* some fsdfs_commands */
 } ngx_http_fsdfs_main_conf_t;
 
 
@@ -108,7 +132,29 @@ typedef struct {
     ngx_str_t                   proxy_location;
     ngx_regex_t                *match;
     ngx_str_t                   match_src;
+    ngx_flag_t                  commands;
 } ngx_http_fsdfs_loc_conf_t;
+
+
+/* One signed command being carried out; lives in the request pool. */
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_str_t                   op;             /* "pull", "drop", "put" */
+    ngx_str_t                   path;           /* decoded and checked */
+    ngx_str_t                   file;           /* <root><path>, NUL-ended */
+    size_t                      root_len;
+    uint64_t                    size;
+    uint64_t                    sum;
+    ngx_uint_t                  n;              /* put: explicit N or 0 */
+    ngx_http_fsdfs_node_t       source;         /* pull: a copy, not a ref */
+    ngx_msec_t                  start;
+    ngx_uint_t                  nparams;
+    ngx_str_t                   names[FSDFS_SIGN_MAX_PARAMS];
+    ngx_str_t                   values[FSDFS_SIGN_MAX_PARAMS];
+    unsigned                    path_ok:1;
+    unsigned                    dropped:1;
+    unsigned                    answered:1;
+} ngx_http_fsdfs_command_t;
 
 
 typedef void (*ngx_http_fsdfs_redis_handler_pt)(redisReply *reply,
@@ -147,6 +193,27 @@ void ngx_http_fsdfs_nodes_redis_up(void);
 
 /* _read.c */
 ngx_int_t ngx_http_fsdfs_read_init(ngx_conf_t *cf);
+
+/* _commands.c */
+char *ngx_http_fsdfs_commands_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_fsdfs_epoch_raise(uint64_t epoch);
+ngx_int_t ngx_http_fsdfs_command_answer(ngx_http_fsdfs_command_t *cmd,
+    ngx_uint_t status, const char *error);
+void ngx_http_fsdfs_command_finish(ngx_http_fsdfs_command_t *cmd,
+    ngx_uint_t status, const char *error);
+ngx_int_t ngx_http_fsdfs_mkdirs(char *file, size_t from, ngx_log_t *log);
+void ngx_http_fsdfs_disk_adjust(uint64_t size, ngx_uint_t neg);
+ngx_int_t ngx_http_fsdfs_space(ngx_http_fsdfs_main_conf_t *fmcf,
+    const char *root, uint64_t size, const char **error);
+
+/* _pull.c */
+ngx_int_t ngx_http_fsdfs_pull(ngx_http_fsdfs_command_t *cmd);
+ngx_int_t ngx_http_fsdfs_pull_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_fsdfs_tmp_name(char *buf, size_t cap, const char *file);
+
+/* _put.c */
+ngx_int_t ngx_http_fsdfs_put(ngx_http_fsdfs_command_t *cmd);
 
 /* _status.c */
 char *ngx_http_fsdfs_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -532,6 +532,33 @@ ngx_http_fsdfs_nodes_tick(ngx_event_t *ev)
 }
 
 
+/* The master's epoch: a node fences a deposed master even before the new
+ * one sends it anything. */
+static void
+ngx_http_fsdfs_epoch_reply(redisReply *reply, void *data)
+{
+    uint64_t  epoch;
+    size_t    i;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING
+        || reply->len == 0 || reply->len > 19)
+    {
+        return;
+    }
+
+    epoch = 0;
+
+    for (i = 0; i < reply->len; i++) {
+        if (reply->str[i] < '0' || reply->str[i] > '9') {
+            return;
+        }
+        epoch = epoch * 10 + (reply->str[i] - '0');
+    }
+
+    ngx_http_fsdfs_epoch_raise(epoch);
+}
+
+
 /* Register, or beat and refresh; also at once when Redis comes (back) up. */
 void
 ngx_http_fsdfs_nodes_redis_up(void)
@@ -539,6 +566,10 @@ ngx_http_fsdfs_nodes_redis_up(void)
     if (ngx_worker != 0 || ngx_http_fsdfs_mcf == NULL) {
         return;
     }
+
+    (void) ngx_http_fsdfs_redis_command(ngx_http_fsdfs_epoch_reply, NULL,
+                                        "GET %sepoch",
+                                        ngx_http_fsdfs_mcf->prefix.data);
 
     if (ngx_http_fsdfs_st->self_id == 0) {
         ngx_http_fsdfs_register();
@@ -571,7 +602,11 @@ static int
 ngx_http_fsdfs_walk(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw)
 {
-    if (flag == FTW_F && S_ISREG(sb->st_mode)) {
+    /* a pull's temp file is not a copy yet */
+    if (flag == FTW_F && S_ISREG(sb->st_mode)
+        && ngx_strncmp(path + ftw->base, NGX_HTTP_FSDFS_TMP_PREFIX,
+                       sizeof(NGX_HTTP_FSDFS_TMP_PREFIX) - 1) != 0)
+    {
         ngx_http_fsdfs_walk_used += sb->st_size;
         ngx_http_fsdfs_walk_files++;
     }
@@ -676,15 +711,10 @@ ngx_http_fsdfs_disk_post(ngx_cycle_t *cycle)
 #endif
 
 
+/* the thread pool (fsdfs_thread_pool) is added with the main conf */
 ngx_int_t
 ngx_http_fsdfs_nodes_conf(ngx_conf_t *cf)
 {
-#if (NGX_THREADS)
-    if (ngx_thread_pool_add(cf, NULL) == NULL) {
-        return NGX_ERROR;
-    }
-#endif
-
     return NGX_OK;
 }
 
@@ -701,11 +731,7 @@ ngx_http_fsdfs_nodes_init_process(ngx_cycle_t *cycle)
     }
 
 #if (NGX_THREADS)
-    {
-        ngx_str_t  name = ngx_string("default");
-
-        ngx_http_fsdfs_tp = ngx_thread_pool_get(cycle, &name);
-    }
+    ngx_http_fsdfs_tp = ngx_http_fsdfs_mcf->thread_pool;
 #endif
 
     ngx_http_fsdfs_tick_ev.handler = ngx_http_fsdfs_nodes_tick;

@@ -8,7 +8,9 @@
  * picks a live one by load-weighted rendezvous hashing and answers 302,
  * or hands the request to a proxy location. While Redis answers, the
  * handler returns NGX_AGAIN; the reply (or the request's timer) resumes
- * the phases, which call the handler again to finish.
+ * the phases, which call the handler again to finish. A request marked
+ * X-Fsdfs-Local (a peer pulling a copy) is served from this disk or
+ * answered 404, never redirected, proxied or looked up.
  */
 
 #include "ngx_http_fsdfs_module.h"
@@ -82,13 +84,10 @@ ngx_http_fsdfs_unavailable(ngx_http_request_t *r, const char *why)
 }
 
 
-/* Incoming hop count: ?fsdfs_hop=N from a redirect, X-Fsdfs-Hop from a
- * proxying peer (which must never be bounced on). */
+/* Is there a request header of this name (any value)? */
 static ngx_uint_t
-ngx_http_fsdfs_hop(ngx_http_request_t *r)
+ngx_http_fsdfs_has_header(ngx_http_request_t *r, const char *name, size_t len)
 {
-    ngx_int_t         n;
-    ngx_str_t         v;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
     ngx_uint_t        i;
@@ -107,12 +106,27 @@ ngx_http_fsdfs_hop(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == 11
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Fsdfs-Hop", 11)
-               == 0)
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
         {
-            return NGX_HTTP_FSDFS_MAX_HOPS;
+            return 1;
         }
+    }
+
+    return 0;
+}
+
+
+/* Incoming hop count: ?fsdfs_hop=N from a redirect, X-Fsdfs-Hop from a
+ * proxying peer (which must never be bounced on). */
+static ngx_uint_t
+ngx_http_fsdfs_hop(ngx_http_request_t *r)
+{
+    ngx_int_t  n;
+    ngx_str_t  v;
+
+    if (ngx_http_fsdfs_has_header(r, "X-Fsdfs-Hop", 11)) {
+        return NGX_HTTP_FSDFS_MAX_HOPS;
     }
 
     if (ngx_http_arg(r, (u_char *) "fsdfs_hop", 9, &v) != NGX_OK) {
@@ -579,8 +593,9 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fsdfs_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    /* named locations are where misses are proxied: never look up again */
-    if (!flcf->enable || r != r->main || clcf->named) {
+    /* named locations are where misses are proxied: never look up again;
+     * the command endpoint is not a read path */
+    if (!flcf->enable || flcf->commands || r != r->main || clcf->named) {
         return NGX_DECLINED;
     }
 
@@ -628,6 +643,12 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a peer pulling: this node's own copy or nothing, never a redirect */
+    if (ngx_http_fsdfs_has_header(r, "X-Fsdfs-Local", 13)) {
+        ngx_http_fsdfs_count(not_found);
+        return NGX_HTTP_NOT_FOUND;
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fsdfs_ctx_t));

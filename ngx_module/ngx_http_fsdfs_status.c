@@ -35,6 +35,12 @@ static ngx_http_fsdfs_metric_t  ngx_http_fsdfs_metrics[] = {
     ngx_http_fsdfs_ctr(redis_timeouts, "lookups that timed out"),
     ngx_http_fsdfs_ctr(redis_usec, "total redis reply latency, usec (ms steps)"),
     ngx_http_fsdfs_ctr(corrupt_records, "index records that failed to decode"),
+    ngx_http_fsdfs_ctr(commands, "signed commands accepted"),
+    ngx_http_fsdfs_ctr(commands_refused, "commands refused: signature, time, epoch"),
+    ngx_http_fsdfs_ctr(pulls_done, "pulls that left a copy here"),
+    ngx_http_fsdfs_ctr(pulls_failed, "pulls that failed"),
+    ngx_http_fsdfs_ctr(drops, "copies dropped"),
+    ngx_http_fsdfs_ctr(puts, "files stored and indexed by put"),
     { NULL, 0, NULL }
 };
 
@@ -55,11 +61,13 @@ ngx_http_fsdfs_status_json(ngx_http_request_t *r, u_char *p, u_char *last)
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
 
     p = ngx_slprintf(p, last, "{\"node\":{\"name\":\"%V\",\"url\":\"%V\","
-                     "\"id\":%uA,\"version\":\"" NGX_HTTP_FSDFS_VERSION "\"},"
+                     "\"id\":%uA,\"version\":\"" NGX_HTTP_FSDFS_VERSION "\","
+                     "\"epoch\":%uA,\"pulls\":%uA},"
                      "\"redis\":{\"addr\":\"%V\",\"up\":%s,\"buckets\":%uA},"
                      "\"disk\":{\"quota\":%O,\"used\":%uA,\"free\":%uA,"
                      "\"files\":%uA},\"counters\":{",
-                     &fmcf->name, &fmcf->url, st->self_id, &fmcf->redis_addr,
+                     &fmcf->name, &fmcf->url, st->self_id, st->epoch,
+                     st->pulls, &fmcf->redis_addr,
                      ngx_http_fsdfs_redis_up() ? "true" : "false",
                      st->buckets, fmcf->quota, st->disk_used, st->disk_free,
                      st->disk_files);

@@ -950,4 +950,91 @@ END {
     $? = $rc;
 }
 
+# Signed commands -----------------------------------------------------------
+
+# A command secret file (mode 0600, 48 bytes) under the temp dir; returns
+# (path, secret).
+sub write_secret {
+    my ($name) = @_;
+    my $path = "$tmp/" . ($name // 'secret');
+    my $secret = join '', map { ('a' .. 'z', 0 .. 9)[int rand 36] } 1 .. 48;
+    write_file($path, "$secret\n");
+    chmod 0600, $path;
+    return ($path, $secret);
+}
+
+# Percent-encoding as the senders do it: every byte outside A-Za-z0-9-_.~/.
+sub url_encode {
+    my ($s) = @_;
+    $s =~ s{([^A-Za-z0-9\-_.~/])}{sprintf '%%%02X', ord $1}ge;
+    return $s;
+}
+
+# sign_cmd(SECRET, METHOD, URI_PATH, [name => value, ...], ts => T,
+# epoch => E): the signed query string (params in order, then ts, epoch,
+# sig), signed over the canonical string of common/fsdfs_sign.h.
+sub sign_cmd {
+    require Digest::SHA;
+    my ($secret, $method, $uri, $params, %o) = @_;
+    my @p = @{$params // []};
+    my $ts = $o{ts} // int(time);
+    my $epoch = $o{epoch} // 0;
+    my @pairs;
+    push @pairs, [splice @p, 0, 2] while @p;
+    my @all = sort { $a->[0] cmp $b->[0] } @pairs, ['ts', $ts], ['epoch', $epoch];
+    my $canon = "$method\n$uri\n" . join '', map { "$_->[0]=$_->[1]\n" } @all;
+    my $sig = Digest::SHA::hmac_sha256_hex($canon, $secret);
+    return join '&', (map { "$_->[0]=" . url_encode($_->[1]) } @pairs),
+                     "ts=$ts", "epoch=$epoch", "sig=$sig";
+}
+
+# The checksum of the index record: first 64 bits of SHA-256, hex.
+sub sum64 {
+    require Digest::SHA;
+    return substr(Digest::SHA::sha256_hex($_[0]), 0, 16);
+}
+
+# One request with a body (Content-Length), Connection: close.
+sub http_body {
+    my ($port, $method, $uri, $body, %h) = @_;
+    $body //= '';
+    my $req = "$method $uri HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            . "Content-Length: " . length($body) . "\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    my $t0 = time;
+    my $r = http_raw($port, "$req\r\n$body", timeout => $h{timeout} // 20);
+    $r->{time} = time - $t0;
+    $r->{json} = eval { require JSON::PP; JSON::PP::decode_json($r->{body}) };
+    return $r;
+}
+
+# A signed command to a node: cmd(NODE, SECRET, OP, [params], body => ...,
+# method => ..., ts => ..., epoch => ...); the response with json decoded.
+sub cmd {
+    my ($node, $secret, $op, $params, %o) = @_;
+    my $method = $o{method} // ($op eq 'put' ? 'PUT' : 'POST');
+    my $q = sign_cmd($secret, $method, "/_fsdfs/$op", $params, %o);
+    return http_body($node->{port}, $method, "/_fsdfs/$op?$q", $o{body} // '');
+}
+
+# Files under a directory whose name starts with .fsdfs-tmp-.
+sub temp_files {
+    my ($dir) = @_;
+    my @out;
+    my @todo = ($dir);
+    while (my $d = shift @todo) {
+        opendir(my $dh, $d) or next;
+        for my $e (readdir $dh) {
+            next if $e eq '.' || $e eq '..';
+            my $p = "$d/$e";
+            if (-d $p && !-l $p) { push @todo, $p; next }
+            push @out, $p if $e =~ /^\.fsdfs-tmp-/;
+        }
+        closedir $dh;
+    }
+    return @out;
+}
+
+push @EXPORT, qw(write_secret url_encode sign_cmd sum64 http_body cmd temp_files);
+
 1;
