@@ -67,21 +67,91 @@ rnd(uint64_t *s)
 }
 
 
+typedef struct {
+    uint64_t  decisions, evictions, empty, calls;
+    double    secs;
+} phase_t;
+
+
+/* Plans for about a second, or until nothing is left to plan, with a
+ * window of moves in flight, completing the oldest when the window is full
+ * or the planner has nothing more for now. */
+static void
+plan(planner_t *p, phase_t *ph)
+{
+    planner_move_t  win[WINDOW];
+    unsigned        head = 0, used = 0, j;
+    double          t0 = now_s();
+    planner_move_t *m;
+
+    memset(ph, 0, sizeof(*ph));
+    do {
+        for (j = 0; j < 4096; j++) {
+            if (used < WINDOW) {
+                m = &win[(head + used) % WINDOW];
+                ph->calls++;
+                if (planner_next(p, ph->calls, m)) {
+                    ph->evictions += m->evict != PLANNER_NOFILE;
+                    ph->decisions++;
+                    used++;
+                    continue;
+                }
+                ph->empty++;
+                if (used == 0) {
+                    ph->secs = now_s() - t0;
+                    return;
+                }
+            }
+            if (used) {
+                planner_dropped(p, &win[head], 1);
+                planner_done(p, &win[head], 1);
+                head = (head + 1) % WINDOW;
+                used--;
+            }
+        }
+        ph->secs = now_s() - t0;
+    } while (ph->secs < 1.0);
+    while (used) {
+        planner_dropped(p, &win[head], 1);
+        planner_done(p, &win[head], 1);
+        head = (head + 1) % WINDOW;
+        used--;
+    }
+}
+
+
+static void
+report(const char *what, const phase_t *ph, const planner_stats_t *a,
+    const planner_stats_t *b)
+{
+    printf("  %-9s %.0f decisions/s (goal 1000000: ratio %.2f): %llu in "
+           "%.2f s%s, %llu evictions; %llu empty calls\n",
+           what, ph->decisions / ph->secs, ph->decisions / ph->secs / 1e6,
+           (unsigned long long) ph->decisions, ph->secs,
+           ph->secs < 1.0 ? " (all done)" : "",
+           (unsigned long long) ph->evictions,
+           (unsigned long long) ph->empty);
+    printf("  %-9s min K-N %d -> %d, under %llu -> %llu, lost %llu\n", "",
+           a->min_kn, b->min_kn, (unsigned long long) a->under,
+           (unsigned long long) b->under, (unsigned long long) b->lost);
+}
+
+
 static int
 run(unsigned long files)
 {
-    planner_t        *p = planner_new(3);
-    planner_move_t    win[WINDOW];
-    planner_stats_t   st0, st;
-    uint64_t          seed = 42, size, total = 0, mem, paths, decisions = 0;
-    uint64_t          idle = 0, evictions = 0;
-    uint16_t          h[3];
-    unsigned          nh, head = 0, used = 0, id, j;
-    unsigned long     i;
-    char              path[64];
-    int               len;
-    double            t0, t_load, t_plan;
-    long              rss0;
+    planner_t            *p = planner_new(3);
+    planner_stats_t       st0, st;
+    planner_node_info_t   in;
+    phase_t               ph;
+    uint64_t              seed = 42, size, total = 0, mem, paths;
+    uint16_t              h[3];
+    unsigned              nh, id, j;
+    unsigned long         i;
+    char                  path[64];
+    int                   len;
+    double                t0, t_load, t_dead;
+    long                  rss0;
 
     if (p == NULL) {
         return -1;
@@ -99,7 +169,8 @@ run(unsigned long files)
         for (j = 1; j < nh; j++) {
             h[j] = 1 + (h[j - 1] + rnd(&seed) % (NODES - 1)) % NODES;
         }
-        len = snprintf(path, sizeof(path), "/music/artist%05lu/album%03lu/%010lu.mp3",
+        len = snprintf(path, sizeof(path),
+                       "/music/artist%05lu/album%03lu/%010lu.mp3",
                        i / 1000 % 100000, i % 1000 / 10, i);
         if (planner_file_add(p, path, len, size, i, 0, h, nh)
             == PLANNER_NOFILE)
@@ -110,37 +181,7 @@ run(unsigned long files)
         total += size;
     }
     t_load = now_s() - t0;
-
-    for (id = 1; id <= NODES; id++) {
-        planner_node_space(p, id, total * 4 / NODES, PLANNER_DISK_UNKNOWN);
-    }
-    planner_set_reserve(p, 0, 100);
     planner_mem(p, &mem, &paths);
-    planner_stats(p, &st0);
-
-    t0 = now_s();
-    do {
-        for (j = 0; j < 4096; j++) {
-            if (used < WINDOW && planner_next(p, decisions, &win[(head + used)
-                                                            % WINDOW]))
-            {
-                evictions += win[(head + used) % WINDOW].evict
-                             != PLANNER_NOFILE;
-                used++;
-                decisions++;
-                continue;
-            }
-            idle += used < WINDOW;
-            if (used) {
-                planner_dropped(p, &win[head], 1);
-                planner_done(p, &win[head], 1);
-                head = (head + 1) % WINDOW;
-                used--;
-            }
-        }
-        t_plan = now_s() - t0;
-    } while (t_plan < 1.0);
-    planner_stats(p, &st);
 
     printf("planner: %lu files x %d nodes\n", files, NODES);
     printf("  load      %.2f s, %.0f files/s (goal 200000: ratio %.2f)\n",
@@ -150,14 +191,35 @@ run(unsigned long files)
            (double) (mem - paths) / files,
            128.0 / ((double) (mem - paths) / files),
            paths / 1048576.0, (rss_kb() - rss0) / 1024.0);
-    printf("  decisions %.0f/s (goal 1000000: ratio %.2f), %llu in %.2f s, "
-           "%llu evictions, %llu empty calls\n",
-           decisions / t_plan, decisions / t_plan / 1e6,
-           (unsigned long long) decisions, t_plan,
-           (unsigned long long) evictions, (unsigned long long) idle);
-    printf("  min K-N   %d -> %d, under %llu -> %llu, lost %llu\n",
-           st0.min_kn, st.min_kn, (unsigned long long) st0.under,
-           (unsigned long long) st.under, (unsigned long long) st.lost);
+
+    /* roomy: quotas for about four copies of everything */
+    planner_set_reserve(p, 0, 100);
+    for (id = 1; id <= NODES; id++) {
+        planner_node_space(p, id, total * 4 / NODES, PLANNER_DISK_UNKNOWN);
+    }
+    planner_stats(p, &st0);
+    plan(p, &ph);
+    planner_stats(p, &st);
+    report("roomy", &ph, &st0, &st);
+
+    /* full: every quota at what the node holds plus the 1% reserve, then
+     * ten nodes die; their files can only heal by evicting surplus copies */
+    for (id = 1; id <= NODES; id++) {
+        planner_node_info(p, id, &in);
+        planner_node_space(p, id, in.copy_bytes / 99 * 100,
+                           PLANNER_DISK_UNKNOWN);
+    }
+    t0 = now_s();
+    for (id = 1; id <= 10; id++) {
+        planner_node_state(p, id, PLANNER_DEAD);
+    }
+    t_dead = (now_s() - t0) / 10;
+    planner_stats(p, &st0);
+    plan(p, &ph);
+    planner_stats(p, &st);
+    report("full+dead", &ph, &st0, &st);
+    printf("  node dead re-count %.0f ms (scans every file)\n",
+           t_dead * 1000);
     fflush(stdout);
     planner_free(p);
     return 0;

@@ -451,6 +451,28 @@ test_starvation(void)
     is_int(moved, 400, "all small files reach N past a stuck one");
     is_int(planner_file_kn(p, big), -4, "the stuck one waits");
     planner_free(p);
+
+    /* more lost files (only copy on a dead node) than a call's scan, in
+     * the lowest bucket: the files above them still move */
+    p = cluster(4, 100 * MB);
+    planner_set_scan(p, 4);
+    planner_node_state(p, 4, PLANNER_DEAD);
+    for (i = 0; i < 100; i++) {
+        snprintf(path, sizeof(path), "/lost%d", i);
+        add(p, path, 1, 3, (const uint16_t[]) { 4 }, 1);
+    }
+    add(p, "/ok", 1, 3, h, 1);
+    ok(planner_next(p, 0, &m) && m.file == planner_file_find(p, "/ok", 3),
+       "lost files do not starve the next bucket");
+    planner_done(p, &m, 1);
+    planner_node_state(p, 4, PLANNER_LIVE);
+    moved = 0;
+    while (planner_next(p, 0, &m)) {
+        moved++;
+        planner_done(p, &m, 1);
+    }
+    is_int(moved, 302, "their node back: all of them on every node");
+    planner_free(p);
 }
 
 

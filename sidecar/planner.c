@@ -40,6 +40,7 @@
 #define F_PULL         0x04    /* a pull of it is in flight */
 #define F_INQ          0x08    /* in the bucket queue */
 #define F_FAILED       0x10    /* may have failed (file, node) pairs */
+#define F_PARKED       0x20    /* on the parked list, see park() */
 
 #define PATH_OFF(r)    ((r) >> 16)
 #define PATH_LEN(r)    ((size_t) ((r) & 0xffff))
@@ -95,6 +96,8 @@ struct planner_s {
     uint64_t    hmask;
 
     uint32_t    qhead[NBUCKETS], qtail[NBUCKETS], qcount[NBUCKETS];
+    uint32_t    parked;                /* head of the parked list */
+    uint64_t    nparked;
     unsigned    qmin;                  /* no queued file below this */
     uint64_t    hist[NBUCKETS];
     uint64_t    lost, bytes, inflight;
@@ -234,6 +237,66 @@ rekey(planner_t *p, uint32_t i, int old_kn, unsigned old_k)
     if (f->flags & F_INQ) {
         q_unlink(p, i, BUCKET(old_kn));
         q_append(p, i, BUCKET(kn));
+    }
+}
+
+
+/* Parking: a file without a LIVE holder to copy from cannot move whatever
+ * the capacity; it leaves the queue, or a bucket full of lost files would
+ * eat every call's scan and starve the files behind it. It comes back when
+ * its holders change, or when a node becomes LIVE (all parked files at
+ * once: that event is rare). Such a file is never a victim either (a
+ * victim's copy sits on a LIVE node), so parking hides nothing from the
+ * eviction search. Files that every possible target holds stay queued:
+ * they are the best victims. */
+static void
+park(planner_t *p, uint32_t i, unsigned b)
+{
+    pfile_t  *f = F(p, i);
+
+    q_unlink(p, i, b);
+    f->qprev = NIL;
+    f->qnext = p->parked;
+    if (p->parked != NIL) {
+        F(p, p->parked)->qprev = i;
+    }
+    p->parked = i;
+    p->nparked++;
+    f->flags |= F_PARKED;
+}
+
+
+static void
+park_unlink(planner_t *p, uint32_t i)
+{
+    pfile_t  *f = F(p, i);
+
+    if (f->qprev != NIL) {
+        F(p, f->qprev)->qnext = f->qnext;
+    } else {
+        p->parked = f->qnext;
+    }
+    if (f->qnext != NIL) {
+        F(p, f->qnext)->qprev = f->qprev;
+    }
+    p->nparked--;
+    f->flags &= ~F_PARKED;
+}
+
+
+static void
+unpark(planner_t *p, uint32_t i)
+{
+    park_unlink(p, i);
+    q_append(p, i, BUCKET(kn_of(p, F(p, i))));
+}
+
+
+static void
+unpark_all(planner_t *p)
+{
+    while (p->parked != NIL) {
+        unpark(p, p->parked);
     }
 }
 
@@ -707,6 +770,9 @@ holder_add(planner_t *p, uint32_t i, unsigned node)
     }
     f->holders[j] = (uint16_t) node;
     f->nh++;
+    if (f->flags & F_PARKED) {
+        unpark(p, i);
+    }
     p->nodes[node].files++;
     p->nodes[node].copies += f->size;
     if (counts(p, node)) {
@@ -734,6 +800,9 @@ holder_del(planner_t *p, uint32_t i, unsigned node)
     memmove(&f->holders[j], &f->holders[j + 1],
             (f->nh - j - 1) * sizeof(uint16_t));
     f->nh--;
+    if (f->flags & F_PARKED) {
+        unpark(p, i);
+    }
     p->nodes[node].files--;
     p->nodes[node].copies -= f->size;
     if (counts(p, node)) {
@@ -770,6 +839,7 @@ planner_new(unsigned default_n)
         p->qtail[b] = NIL;
     }
     p->qmin = NBUCKETS;
+    p->parked = NIL;
     p->free = NIL;
     p->default_n = default_n;
     p->def_in = 2;
@@ -876,6 +946,9 @@ planner_node_state(planner_t *p, unsigned id, int state)
     }
     was = n->state != PLANNER_DEAD;
     now = state != PLANNER_DEAD;
+    if (state == PLANNER_LIVE && n->state != PLANNER_LIVE) {
+        unpark_all(p);
+    }
     n->state = (uint8_t) state;
     count_targets(p);
     if (was == now || n->files == 0) {
@@ -1130,6 +1203,9 @@ planner_file_del(planner_t *p, planner_file_t i)
     if (f->flags & F_INQ) {
         q_unlink(p, i, BUCKET(kn_of(p, f)));
     }
+    if (f->flags & F_PARKED) {
+        park_unlink(p, i);
+    }
     p->hist[BUCKET(kn_of(p, f))]--;
     p->lost--;                          /* no holders left: it was lost */
     p->nfiles--;
@@ -1219,15 +1295,16 @@ planner_file_inflight(const planner_t *p, planner_file_t f)
  * its pulls-out limit, least loaded, then fewest pulls out. Marks every
  * holder with the current stamp on the way, so the target search knows
  * who lacks the file in O(1) a node; *live counts holders that are
- * possible targets themselves. */
+ * possible targets themselves, *any says whether any holder is LIVE. */
 static int
-pick_source(planner_t *p, const pfile_t *f, unsigned *live)
+pick_source(planner_t *p, const pfile_t *f, unsigned *live, int *any)
 {
     unsigned  j, id;
     int       best = -1;
     pnode_t  *n, *b = NULL;
 
     *live = 0;
+    *any = 0;
     for (j = 0; j < f->nh; j++) {
         id = f->holders[j];
         n = &p->nodes[id];
@@ -1236,6 +1313,7 @@ pick_source(planner_t *p, const pfile_t *f, unsigned *live)
             continue;
         }
         *live += !n->draining;
+        *any = 1;
         if (n->out >= lim_out(p, n)) {
             continue;
         }
@@ -1344,21 +1422,26 @@ pick_eviction(planner_t *p, uint32_t i, const pfile_t *f, int kn,
 }
 
 
+/* 1: move made; 0: not now (room, limits, failed pairs); -1: no LIVE
+ * holder (park it); -2: every node that could take it has it. */
 static int
 try_file(planner_t *p, uint32_t i, planner_move_t *m)
 {
     pfile_t  *f = F(p, i), *vf;
-    int       src, dst, kn;
+    int       src, dst, kn, any;
     unsigned  live;
     uint32_t  v = NIL;
     pnode_t  *d;
 
-    if (f->nh == PLANNER_MAX_HOLDERS) {
-        return 0;
-    }
     p->stamp++;
-    src = pick_source(p, f, &live);
-    if (src < 0 || live >= p->ntargets) {
+    src = pick_source(p, f, &live, &any);
+    if (!any) {
+        return -1;
+    }
+    if (live >= p->ntargets || f->nh == PLANNER_MAX_HOLDERS) {
+        return -2;
+    }
+    if (src < 0) {
         return 0;
     }
     dst = pick_target(p, i, f);
@@ -1405,8 +1488,9 @@ try_file(planner_t *p, uint32_t i, planner_move_t *m)
 int
 planner_next(planner_t *p, int64_t now_ms, planner_move_t *m)
 {
-    unsigned  budget = p->scan, b, cnt, c;
+    unsigned  budget = p->scan, b, cnt, c, cheap = 0;
     uint32_t  i, next;
+    int       r;
 
     p->now = now_ms;
     while (p->qmin < NBUCKETS && p->qcount[p->qmin] == 0) {
@@ -1417,9 +1501,20 @@ planner_next(planner_t *p, int64_t now_ms, planner_move_t *m)
         i = p->qhead[b];
         for (c = 0; c < cnt && budget; c++, i = next) {
             next = F(p, i)->qnext;
-            budget--;
-            if (try_file(p, i, m)) {
+            r = try_file(p, i, m);
+            if (r > 0) {
                 return 1;
+            }
+            if (r == -1) {
+                /* not charged to the budget: each park is paid for by
+                 * the event that put the file back */
+                park(p, i, b);
+                continue;
+            }
+            /* a file every node holds costs a few holder reads, not a
+             * node scan: charged lightly, within a hard cap */
+            if (r == 0 || ++cheap % 16 == 0) {
+                budget--;
             }
             /* rotation is what keeps a stuck head from starving the rest */
             q_unlink(p, i, b);
