@@ -719,7 +719,8 @@ sub record_holders {
     return () unless defined $rec;
     my @f = split ' ', $rec;
     return () if @f < 5 || $f[4] eq '-';
-    return sort { $a <=> $b } split /,/, $f[4];
+    my @h = sort { $a <=> $b } split /,/, $f[4];
+    return @h;          # a count in scalar context
 }
 
 # holders([PORT,] PATH): the node ids the index lists for PATH (all of
@@ -727,7 +728,8 @@ sub record_holders {
 sub holders {
     my @args = @_;
     my $port = port_arg(\@args);
-    return record_holders(record_of($port, $args[0]));
+    my @h = record_holders(record_of($port, $args[0]));
+    return @h;
 }
 
 # Every record: { path => [holder ids] }, read bucket by bucket.
