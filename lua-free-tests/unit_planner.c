@@ -192,6 +192,16 @@ test_quota_and_fill(void)
     ok(used(p, 2) <= 9 * MB, "node 2 within quota minus reserve");
     planner_free(p);
 
+    /* the boundary, to the byte: room 4 MB takes 4 MB, not 4 MB + 1 */
+    p = cluster(2, 10 * MB);
+    add(p, "/six", 6 * MB, 1, (const uint16_t[]) { 2 }, 1);
+    add(p, "/over", 4 * MB + 1, 2, h, 1);
+    is_int(settle(p, 10), 0, "one byte over the room: no move");
+    add(p, "/exact", 4 * MB, 2, h, 1);
+    is_int(settle(p, 10), 1, "exactly the room: moves");
+    is_int(used(p, 2), 10 * MB, "node 2 exactly full");
+    planner_free(p);
+
     /* percent reserve and the disk figure */
     p = cluster(2, 100 * MB);
     planner_set_reserve(p, 0, 1000);                 /* 10% */

@@ -47,7 +47,11 @@
  *
  * Costs: planner_next() examines at most a bounded number of files per call
  * (planner_set_scan) and each of them against the node list, so a call
- * costs O(nodes * scan), never O(files). Changing a node between DEAD and
+ * costs O(nodes * scan), never O(files). Files that every possible target
+ * already holds are charged 1/16 each. A file with no LIVE holder is
+ * parked out of the queue when first met (free of charge, once per file)
+ * and comes back when its holders change or a node becomes LIVE, so lost
+ * files never eat the scan. Changing a node between DEAD and
  * not DEAD, forgetting a node, and changing the default N scan every file
  * (no per-node file lists: they would cost 4+ bytes per copy, and those
  * events are rare); everything else is O(1) or O(holders).
