@@ -137,8 +137,7 @@ ok(wait_for(sub { (status_json($a)->{node}{pulls} // 0) == 1 }, 2), 'one pull ru
 $r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
 is($r->{status}, 429, 'over fsdfs_pull_concurrency: 429');
 is($r->{headers}{'retry-after'}, 1, '429: Retry-After');
-local $/;
-my $first = <$bg> // '';
+my $first = do { local $/; <$bg> } // '';
 like($first, qr{^HTTP/1.1 504}, 'the running one ends in 504');
 ok(wait_for(sub { (status_json($a)->{node}{pulls} // 1) == 0 }, 2), 'no pull running');
 $r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
