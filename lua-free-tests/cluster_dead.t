@@ -30,8 +30,8 @@ fsdfs('init', '--buckets', '256', '--replicas', '2');
 my @n = map { start_node(name => $_, commands => 1, quota => $quota) } qw(a b c d);
 ok(nodes_up(10, @n), 'four nodes up');
 my %id = map { $_->{name} => node_id($_->{name}) } @n;
-my $m = start_fsdfsd(dead_after => '3s');
 
+# the files first, then the master: puts must not meet quotas already full
 my %files;
 for my $i (1 .. 12) {
     my $path = sprintf '/music/%02d.ogg', $i;
@@ -40,6 +40,7 @@ for my $i (1 .. 12) {
     is($? >> 8, 0, "put $path") or diag($out);
 }
 sub surplus { my $h = kn_hist(); sum0(map { $_ * $h->{$_} } keys %$h) }
+my $m = start_fsdfsd(dead_after => '3s');
 
 ok(wait_kn(sub { ($_[0]{files} // 0) == 12 && ($_[0]{min_kn} // -1) >= 0 }, 30, sort keys %files),
    'twelve files at N=2');
@@ -53,6 +54,7 @@ for my $p (grep { @{$all->{$_}} == 2 } keys %$all) {
     push @{$at_n{$_}}, $p for @{$all->{$p}};
 }
 my ($vid) = sort { @{$at_n{$b}} <=> @{$at_n{$a}} || $a <=> $b } keys %at_n;
+defined $vid or BAIL_OUT('no file at K=N after the fill: ' . explain(kn_hist()));
 my ($victim) = grep { $id{$_->{name}} == $vid } @n;
 my @live = grep { $_ != $victim } @n;
 my @hit = sort @{$at_n{$vid}};
