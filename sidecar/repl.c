@@ -730,6 +730,14 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
         repl_move_end(rp, op, 0);
         return;
 
+    case EXECUTOR_BUSY:
+        /* the node is at its own pull limit or not ready: soon, same pair */
+        fsd_log(FSD_LOG_INFO, "pull %.*s to %u: node busy (%ld), again in 1 s",
+                (int) plen, path, op->m.dst, res->status);
+        planner_fail(rp->p, f, op->m.dst, now + 1000);
+        repl_move_end(rp, op, 0);
+        return;
+
     case EXECUTOR_FENCED:
         fsd_log(FSD_LOG_WARN, "pull %.*s to %u: node knows a newer epoch",
                 (int) plen, path, op->m.dst);

@@ -565,7 +565,7 @@ state_events(state_t *st, unsigned max)
 {
     size_t          i, m;
     unsigned        holders[FSDFS_MAX_HOLDERS], nh;
-    char            key[FSDFS_KEY_MAX], count[16];
+    char            key[FSDFS_KEY_MAX], count[16], next_id[64] = "";
     redisReply     *rep, *entries, *e, *got;
     event_t        *evs;
     fsdfs_record_t  rec;
@@ -605,7 +605,7 @@ state_events(state_t *st, unsigned max)
         {
             continue;
         }
-        snprintf(st->last_id, sizeof(st->last_id), "%s", e->element[0]->str);
+        snprintf(next_id, sizeof(next_id), "%s", e->element[0]->str);
         if (e->element[1]->type != REDIS_REPLY_ARRAY) {
             continue;
         }
@@ -627,7 +627,7 @@ state_events(state_t *st, unsigned max)
             freeReplyObject(got);
             free(evs);
             freeReplyObject(rep);
-            return -1;          /* last_id moved on: rare; a reload fixes */
+            return -1;          /* last_id kept: the batch is read again */
         }
 
         fsd_log(FSD_LOG_DEBUG, "event %s %.*s", evs[i].type,
@@ -653,6 +653,9 @@ state_events(state_t *st, unsigned max)
     }
 
     free(evs);
+    if (next_id[0]) {
+        memcpy(st->last_id, next_id, sizeof(st->last_id));
+    }
     i = entries->elements;
     freeReplyObject(rep);
     return (int) i;
