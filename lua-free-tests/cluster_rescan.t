@@ -5,9 +5,10 @@
 # the index still names c. The master starts and tries to copy c's files:
 # c answers 404 to every pull from it, and the master takes c off those
 # records (holder removal; the files are lost, K=0) while a's files reach
-# N. The directory is moved back and `fsdfs scan c` registers c again as
-# the holder of its eight files; the master copies them to N and fills
-# the quotas; every file answers 200 through every node.
+# N (and fill c). The old directory is moved back into the new one and
+# `fsdfs scan c` registers c again as the holder of its eight files; the
+# master copies them to N and fills the quotas; every file answers 200
+# through every node.
 
 use strict;
 use warnings;
@@ -52,7 +53,9 @@ ok(wait_kn(sub { ($_[0]{lost} // 0) == 8 }, 10, @on_c), 'fsdfs:stats: 8 files lo
 ok(wait_for(sub { !grep { holders($_) < 2 } @on_a }, 20), "a's files reach N meanwhile")
     or diag(cluster_diag(@on_a));
 
-ok(rmdir($nc->{root}) && rename($away, $nc->{root}), "c's data directory moved back");
+# c got copies of a's files meanwhile: the old directory is merged back
+ok(system('cp', '-a', "$away/.", $nc->{root}) == 0 && system('rm', '-rf', $away) == 0,
+   "c's data directory moved back (into the new one, which holds copies of a's files)");
 my $out = fsdfs('scan', 'c', $nc->{root});
 is($? >> 8, 0, 'fsdfs scan c') or diag($out);
 like($out, qr/\b8 added as holder\b/, 'c is registered again as holder of its 8 files');
