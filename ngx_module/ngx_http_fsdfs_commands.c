@@ -601,7 +601,7 @@ ngx_http_fsdfs_command_answer(ngx_http_fsdfs_command_t *cmd,
     if (status >= NGX_HTTP_BAD_REQUEST) {
         ngx_log_error(level, r->connection->log, 0,
                       "fsdfs: %V \"%V\" refused: %ui %s", &cmd->op,
-                      cmd->path_ok ? &cmd->path : &r->args, status,
+                      cmd->path_ok ? &cmd->path : &r->uri, status,
                       error ? error : "failed");
 
     } else {

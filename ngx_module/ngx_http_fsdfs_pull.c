@@ -38,6 +38,7 @@ typedef struct {
     char                        *root;
     char                        *tmp;
     size_t                       tmp_cap;
+    ngx_event_t                  guard;
 
     /* the transfer, inside the thread */
     CURL                        *curl;
@@ -419,6 +420,25 @@ done:
 }
 
 
+/* The thread's whole work; the slot is given back here, so a worker that
+ * exits before the completion event runs does not keep it forever. */
+static void
+ngx_http_fsdfs_pull_task(void *data, ngx_log_t *log)
+{
+    ngx_http_fsdfs_pull_thread(data, log);
+
+    (void) ngx_atomic_fetch_add(&ngx_http_fsdfs_state()->pulls, -1);
+}
+
+
+/* Only there to keep a gracefully exiting worker alive until the pull
+ * answers (a worker waits for its timers, not for thread tasks). */
+static void
+ngx_http_fsdfs_pull_guard(ngx_event_t *ev)
+{
+}
+
+
 static void
 ngx_http_fsdfs_pull_done(ngx_event_t *ev)
 {
@@ -428,7 +448,9 @@ ngx_http_fsdfs_pull_done(ngx_event_t *ev)
 
     cmd->request->main->blocked--;
 
-    (void) ngx_atomic_fetch_add(&ngx_http_fsdfs_state()->pulls, -1);
+    if (p->guard.timer_set) {
+        ngx_del_timer(&p->guard);
+    }
 
     if (p->created) {
         ngx_http_fsdfs_disk_adjust(cmd->size, 0);
@@ -483,7 +505,7 @@ ngx_http_fsdfs_pull(ngx_http_fsdfs_command_t *cmd)
                             (char *) cmd->path.data, cmd->path.len);
     (void) ngx_cpystrn((u_char *) p->root, cmd->file.data, cmd->root_len + 1);
 
-    task->handler = ngx_http_fsdfs_pull_thread;
+    task->handler = ngx_http_fsdfs_pull_task;
     task->event.handler = ngx_http_fsdfs_pull_done;
     task->event.data = task;
     task->event.log = r->connection->log;
@@ -505,6 +527,11 @@ ngx_http_fsdfs_pull(ngx_http_fsdfs_command_t *cmd)
     /* the request lives until the task is done, even if the client goes */
     r->main->blocked++;
     r->main->count++;
+
+    p->guard.handler = ngx_http_fsdfs_pull_guard;
+    p->guard.data = p;
+    p->guard.log = r->connection->log;
+    ngx_add_timer(&p->guard, fmcf->pull_timeout + 10000);
 
     return NGX_DONE;
 }

@@ -144,6 +144,19 @@ $r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
 is($r->{status}, 200, 'then a pull runs again: 200');
 no_temp('429');
 
+# a reload while a pull runs: the old worker finishes it, the slot comes back
+$bg = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$a->{port}") or die $!;
+print $bg "POST /_fsdfs/pull?$q HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+ok(wait_for(sub { (status_json($a)->{node}{pulls} // 0) == 1 }, 2), 'a pull running before the reload');
+ok(reload($a), 'reload while it runs');
+$first = do { local $/; <$bg> } // '';
+like($first, qr{^HTTP/1.1 504}, 'the pull still got its answer (504)');
+is(status_json($a)->{node}{pulls}, 0, 'no pull slot lost over the reload');
+unlink "$a->{root}/music/y.mp3";
+$r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
+is($r->{status}, 200, 'after the reload a pull runs: 200');
+no_temp('reload');
+
 # quota: a node with a tiny one answers 507
 my $c = start_node(name => 'c', http => "$http fsdfs_quota 2k;", server => $cmds);
 ok(wait_for(sub {
