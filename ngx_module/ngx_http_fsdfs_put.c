@@ -342,7 +342,8 @@ ngx_http_fsdfs_put_indexed(redisReply *reply, void *data)
     }
 
     if (reply->integer == 0) {
-        ngx_http_fsdfs_put_undo(p, NGX_HTTP_CONFLICT, "exists in the index");
+        ngx_http_fsdfs_put_undo(p, NGX_HTTP_CONFLICT,
+                                "exists in the index (created meanwhile)");
         return;
     }
 

@@ -12,12 +12,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use FsdfsTest;
 use Test::More;
+use POSIX ();
 
 my $redis = start_redis();
 fsdfs('init', '--buckets', '256');
 my ($secret_file, $secret) = write_secret();
 my $cmds = "location /_fsdfs/ { fsdfs_commands; client_max_body_size 0; }";
-my $n = start_node(name => 'a', http => "fsdfs_secret $secret_file;", server => $cmds);
+my $n = start_node(name => 'a', http => "fsdfs_secret $secret_file;", server => $cmds,
+                   redis_opts => ' timeout=3s');
 ok(wait_for(sub {
     my $j = status_json($n);
     $j && $j->{node}{id} && $j->{redis}{buckets} && @{$j->{nodes} // []};
@@ -89,6 +91,24 @@ redis_cli('HSET', bucket_key('/up/race.mp3'), '/up/race.mp3', '1 1 0000000000000
 $r = put('/up/race.mp3', 'r');
 is($r->{status}, 409, 'record appears before the put: 409');
 ok(!-e "$n->{root}/up/race.mp3", '409: no file left');
+
+# the race HEXISTS cannot see: another writer's HSETNX lands between our
+# check and ours (writes paused, the other one queued first)
+my $lost_key = bucket_key('/up/lost.mp3');
+redis_cli('CLIENT', 'PAUSE', 1000, 'WRITE');
+my $rival = fork() // die "fork: $!";
+if ($rival == 0) {
+    redis_cli('HSETNX', $lost_key, '/up/lost.mp3', '1 1 0000000000000000 1 -');
+    POSIX::_exit(0);    # not through the harness's END
+}
+select undef, undef, undef, 0.2;
+$r = put('/up/lost.mp3', 'lost');
+waitpid $rival, 0;
+is($r->{status}, 409, 'record created by another writer meanwhile: 409') or diag($r->{body});
+like($r->{json}{error} // '', qr/exists in the index \(created meanwhile\)/,
+     '409: lost at HSETNX, not at HEXISTS');
+ok(!-e "$n->{root}/up/lost.mp3", '409: the file just stored is removed again');
+is(record('/up/lost.mp3'), '1 1 0000000000000000 1 -', "409: the other writer's record stands");
 
 $r = put('/up/badsum.mp3', 'data', sum => sum64('atad'));
 is($r->{status}, 409, 'bad sum: 409');
