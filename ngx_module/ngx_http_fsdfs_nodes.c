@@ -264,12 +264,13 @@ ngx_http_fsdfs_heartbeat(void)
     (void) ngx_http_fsdfs_redis_command(ngx_http_fsdfs_ignore, "HSET",
               "HSET %snode:%lld name %b url %b state active quota %lld"
               " used %lld free %lld files %lld load %lld conns %lld"
+              " pulls %lld epoch %lld"
               " version " NGX_HTTP_FSDFS_VERSION " ts %lld",
               fmcf->prefix.data, (long long) st->self_id,
               fmcf->name.data, fmcf->name.len, fmcf->url.data, fmcf->url.len,
               (long long) fmcf->quota, (long long) st->disk_used,
               (long long) st->disk_free, (long long) st->disk_files,
-              conns, conns, ts);
+              conns, conns, (long long) st->pulls, (long long) st->epoch, ts);
 
     (void) ngx_http_fsdfs_redis_command(ngx_http_fsdfs_ignore, "SET",
               "SET %salive:%lld 1 PX %d", fmcf->prefix.data,

@@ -121,6 +121,9 @@ is(status_json($n)->{node}{epoch}, 9, 'a lower fsdfs:epoch never lowers it');
 is(cmd($n, $secret, 'drop', [path => '/m/none.mp3'], epoch => 12)->{status}, 200,
    'epoch 12 accepted');
 ok(-f "$n->{root}/m/keep.mp3", 'fenced commands touched nothing');
+ok(wait_for(sub { (redis_cli('HGET', "fsdfs:node:$self", 'epoch') // '') eq '12' }, 3),
+   'the heartbeat reports epoch 12');
+is(redis_cli('HGET', "fsdfs:node:$self", 'pulls'), 0, 'the heartbeat reports 0 pulls running');
 
 # parameters, checked after the signature
 refused(cmd($n, $secret, 'drop', [], epoch => 12), 400, qr/^missing path$/,
