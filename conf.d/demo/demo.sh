@@ -78,7 +78,8 @@ index_setup() {
     local f
     : > "$run/index.cmds"
     for f in $(tracks); do
-        fsdfs where "/music/$(basename "$f")" | sed -n 's/^raw .* \(HGET .*\)$/\1/p' >> "$run/index.cmds"
+        { fsdfs where "/music/$(basename "$f")" || true; } \
+            | sed -n 's/^raw .* \(HGET .*\)$/\1/p' >> "$run/index.cmds"
     done
     echo "HGET fsdfs:stats min_kn" >> "$run/index.cmds"
     echo "HGET fsdfs:stats pulls_inflight" >> "$run/index.cmds"
@@ -144,7 +145,7 @@ start() {
 
     echo "demo: making 12 tracks (MP3 and OGG) with sox and lame"
     make_audio "$run/audio"
-    local total f i
+    local total f i out
     total=$(cat "$run"/audio/* | wc -c)
     # each node may hold about 80% of the tracks: two copies of everything
     # fit, three do not, so fsdfsd's filling stops at the quotas
@@ -159,8 +160,12 @@ start() {
     echo "demo: fsdfs put, each track onto one node"
     i=0
     for f in $(tracks); do
-        fsdfs put "$f" "/music/$(basename "$f")" --node "${names[$((i % 3))]}" 2>&1 \
-            | grep -v '^{' || true
+        # retried a few times: a node answers 503 until it has read the node table
+        for _ in 1 2 3 4 5; do
+            out=$(fsdfs put "$f" "/music/$(basename "$f")" --node "${names[$((i % 3))]}" 2>&1) && break
+            sleep 0.5
+        done
+        grep -v '^{' <<< "$out" || true
         i=$((i + 1))
     done
 
@@ -220,7 +225,7 @@ Try:
   redis-cli -p $redis_port HGETALL fsdfs:kn          # K-N -> files
   redis-cli -p $redis_port GET fsdfs:master          # the lease: holder:epoch
   redis-cli -p $redis_port XREVRANGE fsdfs:events + - COUNT 5
-  less $run/fsdfsd.log                                # every pull, with its time
+  less $run/fsdfsd.log          # every pull, with its time
 Stop with: make demo-stop
 MSG
 }
@@ -269,7 +274,10 @@ stop() {
         [ -e "$p" ] || continue
         d=$(dirname "$p") pid=$(cat "$p")
         nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null || true
-        wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" 10; then    # the workers first: they outlive a killed master
+            pkill -KILL -P "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     done
     if [ -e "$run/redis.pid" ]; then
         pid=$(cat "$run/redis.pid")
