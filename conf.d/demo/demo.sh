@@ -291,6 +291,6 @@ stop() {
 case "${1:-start}" in
     start) start ;;
     stop) stop ;;
-    status) fsdfs status || true; show ;;
+    status) [ -e "$run/.fsdfs-demo" ] || die "not running (no $run)"; fsdfs status || true; show ;;
     *) die "usage: demo.sh start|stop|status" ;;
 esac
