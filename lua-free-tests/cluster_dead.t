@@ -7,7 +7,8 @@
 # through the others. After dead_after (3 s here) it is dead: its copies
 # stop counting, the files it held at N fall to K-N = -1, and the master
 # re-replicates them on the three others, whose quotas are full, by
-# evicting surplus copies. The dead node's copies stay in the index.
+# evicting surplus copies; every file answers 200 all along (one GET each
+# every 200 ms). The dead node's copies stay in the index.
 # It comes back: its copies count again (K-N sum back to +8), nothing is
 # trimmed since no file needs the room, and every node's disk matches
 # the index.
@@ -69,8 +70,10 @@ ok(wait_for(sub { !rcmd('EXISTS', "fsdfs:alive:$vid") }, 6),
 sleep 1.1;
 files_answer('stale node', \%files, @live);
 
-my $lowest = 0;
+my ($lowest, @unread, $rounds) = (0);
 my $healed = wait_kn(sub {
+    push @unread, spot_check(\%files, @live);
+    $rounds++;
     my $k = $_[0]{min_kn} // 0;
     $lowest = $k if $k < $lowest;
     $lowest < 0 && $k >= 0 && ($_[0]{files} // 0) == 12;
@@ -78,6 +81,8 @@ my $healed = wait_kn(sub {
 is($lowest, -1, "once dead, $victim->{name}'s copies stop counting: min(K-N) -1");
 ok($healed, 're-replicated: min(K-N) >= 0 again on the three live nodes');
 diag(sprintf 'dead node: healed %.1fs after the stop (alive ttl 3s + dead_after 3s)', time - $t0);
+is(scalar(@unread), 0, "while it was dead and healed, every file answered 200 in $rounds rounds of reads")
+    or diag(join "\n", @unread[0 .. ($#unread < 9 ? $#unread : 9)]);
 
 $all = all_records();
 for my $p (@hit) {

@@ -67,8 +67,14 @@ is($r->{status}, 403, 'a tampered signature is refused');
 
 my $t0 = time;
 kill_fsdfsd($m1);
-my $led = wait_for(sub { fsdfsd_log($m2) =~ /leading, epoch \d+/ }, 5);
+my @unread;
+my $led = wait_for(sub {
+    push @unread, spot_check(\%files, @n);
+    fsdfsd_log($m2) =~ /leading, epoch \d+/;
+}, 5);
 my $t_lead = time - $t0;
+is(scalar(@unread), 0, 'no master for a while: every file still answers 200 with its bytes')
+    or diag(join "\n", @unread[0 .. ($#unread < 9 ? $#unread : 9)]);
 ok($led, 'm1 killed: m2 leads within 5 s') or diag(fsdfsd_tail($m2));
 diag(sprintf 'failover: m2 leading %.2fs after SIGKILL of m1 (lease 3s)', $t_lead);
 my ($e2_log) = fsdfsd_log($m2) =~ /leading, epoch (\d+)/;

@@ -11,8 +11,9 @@
 # In the end 16 files use all 36 slots: 12 at K-N = 0, 4 at +1.
 #
 # All along, sampled every 200 ms: no file that reached N ever falls
-# below it in the index, and no node's data exceeds its quota (on disk,
-# temp files included, and in its heartbeat).
+# below it in the index, no node's data exceeds its quota (on disk, temp
+# files included, and in its heartbeat), and every file answers 200 with
+# its bytes (one GET each, through the nodes in turn), evictions or not.
 
 use strict;
 use warnings;
@@ -33,7 +34,8 @@ ok(nodes_up(10, @n), 'a, b and c are up and see each other');
 my %id = map { $_->{name} => node_id($_->{name}) } @n;
 
 # the watchdog, run at every poll
-my (%reached, @below, @over, $samples);
+my (%files, @old, @new);
+my (%reached, @below, @over, @unread, $samples);
 sub sample {
     $samples++;
     my $all = all_records();
@@ -49,11 +51,11 @@ sub sample {
         push @over, "$node->{name}: disk $disk" if $disk > $quota;
         push @over, "$node->{name}: heartbeat used $used" if $used > $quota;
     }
+    push @unread, spot_check(\%files, @n);
 }
 sub watched { my ($cond) = @_; return sub { sample(); $cond->(@_) } }
 
 my $m = start_fsdfsd(name => 'm1');
-my (%files, @old, @new);
 for my $i (1 .. 10) {
     my $path = sprintf '/music/old/%02d.mp3', $i;
     $files{$path} = blob($i, $size);
@@ -113,6 +115,8 @@ is(scalar(@below), 0, "no file fell below N in $samples samples")
     or diag(join "\n", @below[0 .. ($#below < 9 ? $#below : 9)]);
 is(scalar(@over), 0, "no node over its quota in $samples samples")
     or diag(join "\n", @over[0 .. ($#over < 9 ? $#over : 9)]);
+is(scalar(@unread), 0, "every file answered 200 with its bytes in $samples rounds of reads")
+    or diag(join "\n", @unread[0 .. ($#unread < 9 ? $#unread : 9)]);
 
 files_answer('tiny quotas', \%files, @n);
 

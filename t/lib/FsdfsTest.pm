@@ -793,6 +793,26 @@ sub wait_kn {
     return 0;
 }
 
+# spot_check({path => bytes}, NODES...): one GET of every file (redirects
+# followed) through the nodes in turn, a different one at each call;
+# returns a line for each answer that is not 200 with the right bytes.
+my $spot_turn = 0;
+
+sub spot_check {
+    my ($files, @nodes) = @_;
+    my @bad;
+    my $i = $spot_turn++;
+    for my $path (sort keys %$files) {
+        my $node = $nodes[$i++ % @nodes];
+        my $r = follow($node->{port}, $path, 2);
+        next if $r->{status} == 200 && $r->{body} eq $files->{$path};
+        push @bad, sprintf '%.2f %s via %s: %s%s', time, $path, $node->{name}, $r->{status},
+                           $r->{status} == 200 ? ' wrong bytes' : '';
+    }
+    return @bad;
+}
+push @EXPORT, 'spot_check';
+
 # files_answer(LABEL, {path => bytes}, NODES...): every file answers 200
 # with its bytes through every node, redirects followed by hand (at most
 # two). One test; returns the largest number of redirects seen.
