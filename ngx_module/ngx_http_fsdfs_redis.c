@@ -215,15 +215,9 @@ ngx_http_fsdfs_redis_on_connect(const redisAsyncContext *ac, int status)
     }
 
     rd->connected = 1;
-    rd->backoff = NGX_HTTP_FSDFS_BACKOFF_MIN;
     rd->last_reply = ngx_current_msec;
 
-    if (rd->down_logged) {
-        rd->down_logged = 0;
-        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                      "fsdfs: redis \"%V\" is back", &rd->fmcf->redis_addr);
-    }
-
+    /* "back" waits for the first reply: a hung Redis still accepts TCP */
     ngx_http_fsdfs_nodes_redis_up();
 }
 
@@ -368,6 +362,15 @@ ngx_http_fsdfs_redis_callback(redisAsyncContext *ac, void *r, void *privdata)
 
     if (r) {
         rd->last_reply = ngx_current_msec;
+        rd->backoff = NGX_HTTP_FSDFS_BACKOFF_MIN;
+
+        if (rd->down_logged) {
+            rd->down_logged = 0;
+            ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                          "fsdfs: redis \"%V\" is back",
+                          &rd->fmcf->redis_addr);
+        }
+
         (void) ngx_atomic_fetch_add(&st->counters.redis_usec,
                                 (ngx_current_msec - cmd->start) * 1000);
 
