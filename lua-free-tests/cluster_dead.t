@@ -80,7 +80,7 @@ my $healed = wait_kn(sub {
 }, 40, @hit);
 is($lowest, -1, "once dead, $victim->{name}'s copies stop counting: min(K-N) -1");
 ok($healed, 're-replicated: min(K-N) >= 0 again on the three live nodes');
-diag(sprintf 'dead node: healed %.1fs after the stop (alive ttl 3s + dead_after 3s)', time - $t0);
+diag(sprintf 'dead node: healed %.1fs after the stop (dead_after 3s, then evictions and pulls)', time - $t0);
 is(scalar(@unread), 0, "while it was dead and healed, every file answered 200 in $rounds rounds of reads")
     or diag(join "\n", @unread[0 .. ($#unread < 9 ? $#unread : 9)]);
 
