@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Index benchmarks: Redis memory per indexed file at FILES files (goal <= 150
-# bytes), and `fsdfs scan` throughput over SCAN_FILES small files (goal >=
+# bytes), fsdfsd's index load at takeover (goal >= 200k files/s), and
+# `fsdfs scan` throughput over SCAN_FILES small files (goal >=
 # 50k files/s). Redis runs with the listpack limits of conf.d/redis.conf.
 #
 #   FILES=1000000 SCAN_FILES=100000 bench/index_mem.sh
@@ -43,6 +44,24 @@ awk -v b="$before" -v a="$after" -v n="$files" -v k="$buckets" -v e="$enc" 'BEGI
     printf "%-44s %12.1f %12s %8.3f  goal <= 150  %s\n",
            "index bytes/file at " n " files (" k " buckets, " e ")", per, "-",
            150 / per, ((per <= 150) ? "PASS" : "MISS")
+}'
+
+# fsdfsd takeover: the whole index loaded into the planner (pipelined HSCAN)
+head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/secret"
+chmod 600 "$tmp/secret"
+printf 'redis 127.0.0.1:%s\nsecret %s\nname bench\n' "$port" "$tmp/secret" > "$tmp/fsdfsd.conf"
+: > "$tmp/fsdfsd.log"
+"$build/fsdfsd" -c "$tmp/fsdfsd.conf" 2>> "$tmp/fsdfsd.log" &
+dpid=$!
+for _ in $(seq 600); do grep -q 'index loaded' "$tmp/fsdfsd.log" && break; sleep 0.1; done
+kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null || true
+grep 'index loaded' "$tmp/fsdfsd.log" | awk -v n="$files" '{
+    for (i = 1; i <= NF; i++) if ($i == "files/s),") r = substr($(i - 1), 2)
+} END {
+    if (r == "") { print "fsdfsd takeover: no \"index loaded\" line"; exit 1 }
+    printf "%-44s %12d %12s %8.3f  goal >= 200000  %s\n",
+           "fsdfsd index load files/s (" n " files)", r, "-", r / 200000,
+           ((r >= 200000) ? "PASS" : "MISS")
 }'
 
 # scan throughput over small real files
