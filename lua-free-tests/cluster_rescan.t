@@ -54,8 +54,10 @@ ok(wait_for(sub { !grep { holders($_) < 2 } @on_a }, 20), "a's files reach N mea
     or diag(cluster_diag(@on_a));
 
 # c got copies of a's files meanwhile: the old directory is merged back
-ok(system('cp', '-a', "$away/.", $nc->{root}) == 0 && system('rm', '-rf', $away) == 0,
-   "c's data directory moved back (into the new one, which holds copies of a's files)");
+my $cp = `cp -a '$away/.' '$nc->{root}' 2>&1 && rm -rf '$away' 2>&1`;
+ok($? == 0 && !-e $away,
+   "c's data directory moved back (into the new one, which holds copies of a's files)")
+    or diag("cp/rm: status $?, errno $!: $cp");
 my $out = fsdfs('scan', 'c', $nc->{root});
 is($? >> 8, 0, 'fsdfs scan c') or diag($out);
 like($out, qr/\b8 added as holder\b/, 'c is registered again as holder of its 8 files');
