@@ -124,6 +124,13 @@ static ngx_command_t  ngx_http_fsdfs_commands[] = {
       0,
       NULL },
 
+    { ngx_string("fsdfs_popularity"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_fsdfs_pop_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("fsdfs_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_fsdfs_status,
@@ -188,6 +195,10 @@ ngx_http_fsdfs_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_fsdfs_pull_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_fsdfs_pop_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -772,6 +783,8 @@ ngx_http_fsdfs_create_main_conf(ngx_conf_t *cf)
     fmcf->quota = NGX_CONF_UNSET;
     fmcf->pull_concurrency = NGX_CONF_UNSET_UINT;
     fmcf->pull_timeout = NGX_CONF_UNSET_MSEC;
+    fmcf->pop_flush = NGX_CONF_UNSET_MSEC;
+    fmcf->pop_min_hits = NGX_CONF_UNSET_UINT;
 
     return fmcf;
 }
@@ -794,6 +807,8 @@ ngx_http_fsdfs_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(fmcf->pull_concurrency, 4);
     ngx_conf_init_msec_value(fmcf->pull_timeout, 60000);
+    ngx_conf_init_msec_value(fmcf->pop_flush, 5000);
+    ngx_conf_init_uint_value(fmcf->pop_min_hits, 1);
 
     if (fmcf->thread_pool_name.data == NULL) {
         ngx_str_set(&fmcf->thread_pool_name, "default");

@@ -7,7 +7,9 @@
  * heartbeat, node table), _status.c (status endpoint), _commands.c
  * (signed command endpoint: arguments, signature, epoch, JSON answers;
  * drop), _pull.c (pull from a peer in the thread pool, stale temp files),
- * _put.c (store a new file and create its record).
+ * _put.c (store a new file and create its record), _pop.c (live
+ * popularity: hits per path in shared memory, flushed to Redis in
+ * batches).
  */
 
 #ifndef _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_
@@ -123,6 +125,10 @@ typedef struct {
     ngx_thread_pool_t          *thread_pool;
 #endif
     ngx_flag_t                  commands;       /* some fsdfs_commands */
+
+    ngx_shm_zone_t             *pop_zone;       /* NULL: not counted */
+    ngx_msec_t                  pop_flush;
+    ngx_uint_t                  pop_min_hits;
 } ngx_http_fsdfs_main_conf_t;
 
 
@@ -214,6 +220,16 @@ ngx_int_t ngx_http_fsdfs_tmp_name(char *buf, size_t cap, const char *file);
 
 /* _put.c */
 ngx_int_t ngx_http_fsdfs_put(ngx_http_fsdfs_command_t *cmd);
+
+/* _pop.c */
+char *ngx_http_fsdfs_pop_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_fsdfs_pop_init_zone(ngx_shm_zone_t *zone, void *data);
+ngx_int_t ngx_http_fsdfs_pop_init_process(ngx_cycle_t *cycle);
+void ngx_http_fsdfs_pop_hit(ngx_shm_zone_t *zone, ngx_str_t *path);
+void ngx_http_fsdfs_pop_tick(void);
+void ngx_http_fsdfs_pop_stats(ngx_http_fsdfs_main_conf_t *fmcf,
+    ngx_atomic_uint_t *hits, ngx_atomic_uint_t *flushed,
+    ngx_atomic_uint_t *evicted, ngx_atomic_uint_t *entries);
 
 /* _status.c */
 char *ngx_http_fsdfs_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

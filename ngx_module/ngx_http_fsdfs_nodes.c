@@ -572,6 +572,9 @@ ngx_http_fsdfs_nodes_redis_up(void)
                                         "GET %sepoch",
                                         ngx_http_fsdfs_mcf->prefix.data);
 
+    /* popularity's T0 and half-life, fresh each second */
+    ngx_http_fsdfs_pop_tick();
+
     if (ngx_http_fsdfs_st->self_id == 0) {
         ngx_http_fsdfs_register();
         return;

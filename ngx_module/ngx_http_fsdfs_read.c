@@ -117,6 +117,24 @@ ngx_http_fsdfs_has_header(ngx_http_request_t *r, const char *name, size_t len)
 }
 
 
+/* A GET served from this disk is a play, unless a peer pulls a copy. */
+static void
+ngx_http_fsdfs_play(ngx_http_request_t *r)
+{
+    ngx_http_fsdfs_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
+
+    if (fmcf->pop_zone == NULL || r->method != NGX_HTTP_GET
+        || ngx_http_fsdfs_has_header(r, "X-Fsdfs-Local", 13))
+    {
+        return;
+    }
+
+    ngx_http_fsdfs_pop_hit(fmcf->pop_zone, &r->uri);
+}
+
+
 /* Incoming hop count: ?fsdfs_hop=N from a redirect, X-Fsdfs-Hop from a
  * proxying peer (which must never be bounced on). */
 static ngx_uint_t
@@ -637,6 +655,7 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
     if (rc == NGX_OK || rc == NGX_DONE) {
         if (rc == NGX_OK) {
             ngx_http_fsdfs_count(local);
+            ngx_http_fsdfs_play(r);
         }
         return NGX_DECLINED;
     }

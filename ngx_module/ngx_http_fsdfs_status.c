@@ -53,6 +53,7 @@ static u_char *
 ngx_http_fsdfs_status_json(ngx_http_request_t *r, u_char *p, u_char *last)
 {
     ngx_uint_t                   i, n;
+    ngx_atomic_uint_t            hits, flushed, evicted, entries;
     ngx_http_fsdfs_node_t       *nodes;
     ngx_http_fsdfs_metric_t     *m;
     ngx_http_fsdfs_state_t      *st = ngx_http_fsdfs_state();
@@ -77,6 +78,12 @@ ngx_http_fsdfs_status_json(ngx_http_request_t *r, u_char *p, u_char *last)
                          ? "" : ",", m->name, ngx_http_fsdfs_counter(st, m));
     }
 
+    ngx_http_fsdfs_pop_stats(fmcf, &hits, &flushed, &evicted, &entries);
+
+    p = ngx_slprintf(p, last, ",\"pop_hits\":%uA,\"pop_flushed\":%uA,"
+                     "\"pop_evicted\":%uA,\"pop_entries\":%uA",
+                     hits, flushed, evicted, entries);
+
     p = ngx_slprintf(p, last, "},\"nodes\":[");
 
     nodes = ngx_http_fsdfs_nodes_snapshot(&n);
@@ -98,6 +105,7 @@ ngx_http_fsdfs_status_prometheus(ngx_http_request_t *r, u_char *p,
     u_char *last)
 {
     ngx_uint_t                   i, n;
+    ngx_atomic_uint_t            hits, flushed, evicted, entries;
     ngx_http_fsdfs_node_t       *nodes;
     ngx_http_fsdfs_metric_t     *m;
     ngx_http_fsdfs_state_t      *st = ngx_http_fsdfs_state();
@@ -112,6 +120,27 @@ ngx_http_fsdfs_status_prometheus(ngx_http_request_t *r, u_char *p,
                          m->name, m->help, m->name, m->name, &fmcf->name,
                          ngx_http_fsdfs_counter(st, m));
     }
+
+    ngx_http_fsdfs_pop_stats(fmcf, &hits, &flushed, &evicted, &entries);
+
+    p = ngx_slprintf(p, last,
+                     "# HELP fsdfs_pop_hits_total GETs counted for "
+                     "popularity\n"
+                     "# TYPE fsdfs_pop_hits_total counter\n"
+                     "fsdfs_pop_hits_total{node=\"%V\"} %uA\n"
+                     "# HELP fsdfs_pop_flushed_total hits flushed to redis\n"
+                     "# TYPE fsdfs_pop_flushed_total counter\n"
+                     "fsdfs_pop_flushed_total{node=\"%V\"} %uA\n"
+                     "# HELP fsdfs_pop_evicted_total popularity entries "
+                     "evicted from a full zone\n"
+                     "# TYPE fsdfs_pop_evicted_total counter\n"
+                     "fsdfs_pop_evicted_total{node=\"%V\"} %uA\n"
+                     "# HELP fsdfs_pop_entries paths with hits not yet "
+                     "flushed\n"
+                     "# TYPE fsdfs_pop_entries gauge\n"
+                     "fsdfs_pop_entries{node=\"%V\"} %uA\n",
+                     &fmcf->name, hits, &fmcf->name, flushed, &fmcf->name,
+                     evicted, &fmcf->name, entries);
 
     p = ngx_slprintf(p, last,
                      "# TYPE fsdfs_redis_up gauge\n"
@@ -168,7 +197,7 @@ ngx_http_fsdfs_status_handler(ngx_http_request_t *r)
             && fmt.len == 10 && ngx_strncmp(fmt.data, "prometheus", 10) == 0);
 
     (void) ngx_http_fsdfs_nodes_snapshot(&n);
-    size = 4096 + n * 256;
+    size = 8192 + n * 256;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
