@@ -22,7 +22,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN)
 LDFLAGS    += $(SAN)
 LDLIBS     := -lhiredis -lcrypto -lm
-D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm
+D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm -ldl
 
 DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev \
               libpcre2-dev libcurl4-openssl-dev redis-server perl wrk \
@@ -36,20 +36,27 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 D_SRC      := $(filter-out sidecar/cli%,$(wildcard sidecar/*.c))
 D_OBJ      := $(D_SRC:%.c=$(BUILD)/%.o)
 # pure-logic sidecar code the unit tests drive without Redis or HTTP
-UNIT_LIB   := $(filter $(BUILD)/sidecar/planner.o $(BUILD)/sidecar/conf.o,$(D_OBJ))
+UNIT_LIB   := $(filter $(BUILD)/sidecar/planner.o $(BUILD)/sidecar/conf.o \
+              $(BUILD)/sidecar/policy.o $(BUILD)/sidecar/log.o,$(D_OBJ))
 UNIT_SRC   := $(wildcard lua-free-tests/unit_*.c)
 UNIT_BIN   := $(UNIT_SRC:lua-free-tests/%.c=$(BUILD)/tests/%)
 MOD_SRC    := config $(wildcard ngx_module/*.[ch]) $(wildcard common/*.[ch])
 MODULE     := $(BUILD)/ngx_http_fsdfs_module.so
 
-.PHONY: all module cli daemon unit deps test asan test-asan demo demo-stop bench clean
+.PHONY: all module cli daemon unit plugins deps test asan test-asan demo demo-stop bench clean
 
-all: module cli daemon unit
+all: module cli daemon unit plugins
 
 module: $(MODULE)
 cli: $(BUILD)/fsdfs
 daemon: $(BUILD)/fsdfsd
 unit: $(UNIT_BIN)
+plugins: $(BUILD)/sample_policy.so
+
+# the sample replication-policy plug-in (common/fsdfs_policy.h is its ABI)
+$(BUILD)/sample_policy.so: conf.d/policy/sample_policy.c common/fsdfs_policy.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -fPIC $(LDFLAGS) -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h sidecar/*.h)
 	@mkdir -p $(dir $@)

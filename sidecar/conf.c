@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "policy.h"
 
 
 typedef enum {
@@ -56,6 +57,9 @@ static const conf_key_t  conf_keys[] = {
     { "pulls_out", CONF_INT, OFF(pulls_out), 1, 1024 },
     { "reserve", CONF_RESERVE, 0, 0, 0 },
     { "replicas", CONF_INT, OFF(replicas), 1, 255 },
+    { "max_replicas", CONF_INT, OFF(max_replicas), 1, 255 },
+    { "pop_half_life", CONF_DURATION, OFF(pop_half_life_ms), 1000, 0 },
+    { "policy_plugin", CONF_STR, OFF(policy_plugin), 0, 256 },
     { "log_level", CONF_LEVEL, OFF(log_level), 0, 0 },
 };
 
@@ -93,7 +97,61 @@ fsd_conf_defaults(fsd_conf_t *c)
     c->reserve_pct = 1.0;
     c->reserve_is_pct = 1;
     c->replicas = 0;
+    c->max_replicas = 255;
+    c->pop_half_life_ms = 3600 * 1000;
     c->log_level = 1;
+}
+
+
+void
+fsd_conf_free(fsd_conf_t *c)
+{
+    policy_free(c->policy);
+    c->policy = NULL;
+}
+
+
+/* rule, boost and pop_boost: the policy's lines, some repeatable, read in
+ * order (the first matching rule wins). 1 if key is one of them (with *bad
+ * set on a refused value), 0 if not. */
+static int
+conf_policy_line(fsd_conf_t *c, const char *key, const char *value,
+    int *seen_pop, char *why, size_t cap, const char **bad)
+{
+    int  rc;
+
+    if (strcmp(key, "rule") != 0 && strcmp(key, "boost") != 0
+        && strcmp(key, "pop_boost") != 0)
+    {
+        return 0;
+    }
+
+    *bad = NULL;
+    if (*value == '\0') {
+        *bad = "a value is needed";
+        return 1;
+    }
+    if (c->policy == NULL && (c->policy = policy_new()) == NULL) {
+        *bad = "out of memory";
+        return 1;
+    }
+
+    if (key[0] == 'r') {
+        rc = policy_add_rule(c->policy, value, why, cap);
+    } else if (key[0] == 'b') {
+        rc = policy_add_boost(c->policy, value, why, cap);
+    } else {
+        if ((*seen_pop)++) {
+            *bad = "duplicate key";
+            return 1;
+        }
+        rc = policy_set_pop_boost(c->policy, value, why, cap);
+    }
+
+    if (rc != 0) {
+        *bad = why;
+    }
+    return 1;
 }
 
 
@@ -396,7 +454,9 @@ fsd_conf_parse(fsd_conf_t *c, const char *buf, size_t len, const char *file,
 {
     char               line[2048], *key, *value;
     const char        *p, *e, *nl, *bad;
+    char               why[POLICY_ERR_MAX];
     unsigned           lineno, i;
+    int                seen_pop = 0;
     unsigned char      seen[CONF_NKEYS];
     const conf_key_t  *k;
 
@@ -422,6 +482,17 @@ fsd_conf_parse(fsd_conf_t *c, const char *buf, size_t len, const char *file,
         conf_split(line, &key, &value);
 
         if (*key == '\0') {
+            continue;
+        }
+
+        if (conf_policy_line(c, key, value, &seen_pop, why,
+                                       sizeof(why), &bad))
+        {
+            if (bad) {
+                return conf_error(err, errcap, file, lineno,
+                                  "invalid value \"%s\" of \"%s\": %s",
+                                  value, key, bad);
+            }
             continue;
         }
 

@@ -38,6 +38,12 @@ typedef struct {
     int       reserve_is_pct;
 
     unsigned  replicas;             /* 0: fsdfs:config replicas */
+    unsigned  max_replicas;         /* ceiling of the policy's N (255) */
+    int64_t   pop_half_life_ms;     /* decay of fsdfs:pop (whole seconds) */
+    char      policy_plugin[256];   /* .so path, "" for none */
+    /* rule / boost / pop_boost lines, compiled as they are read (NULL
+     * until the first one; fsd_conf_free() releases it) */
+    struct policy_s  *policy;
     int       log_level;            /* rank: debug 0, info 1, warn 2, error 3 */
 } fsd_conf_t;
 
@@ -52,6 +58,10 @@ void fsd_conf_defaults(fsd_conf_t *c);
  */
 int fsd_conf_parse(fsd_conf_t *c, const char *buf, size_t len,
     const char *file, char *err, size_t errcap);
+
+/* Frees what parsing allocated (the policy); c can be parsed again after
+ * fsd_conf_defaults(). */
+void fsd_conf_free(fsd_conf_t *c);
 
 /* Defaults, then the file at path. */
 int fsd_conf_load(fsd_conf_t *c, const char *path, char *err, size_t errcap);

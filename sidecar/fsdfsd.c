@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "policy.h"
 #include "fsdfs_sign.h"
 #include "lease.h"
 #include "log.h"
@@ -117,10 +118,29 @@ main(int argc, char **argv)
         return 2;
     }
 
+    /* the policy: rules and boosts were compiled by the parser; the
+     * plug-in is loaded here, so -t finds a broken one too */
+    if (conf.policy == NULL && (conf.policy = policy_new()) == NULL) {
+        fprintf(stderr, "fsdfsd: out of memory\n");
+        return 1;
+    }
+    policy_set_max(conf.policy, conf.max_replicas);
+    if (conf.policy_plugin[0]
+        && policy_load_plugin(conf.policy, conf.policy_plugin, msg,
+                              sizeof(msg)) != 0)
+    {
+        fprintf(stderr, "fsdfsd: %s: %s\n", file, msg);
+        fsd_conf_free(&conf);
+        return 2;
+    }
+
     if (test) {
         printf("fsdfsd: config %s ok (name %s, redis %s, prefix %s, "
-               "lease %lld ms)\n", file, conf.name, conf.redis, conf.prefix,
-               (long long) conf.lease_ms);
+               "lease %lld ms, %u rule(s)%s)\n", file, conf.name, conf.redis,
+               conf.prefix, (long long) conf.lease_ms,
+               policy_rules(conf.policy),
+               policy_has_plugin(conf.policy) ? ", policy plug-in" : "");
+        fsd_conf_free(&conf);
         return 0;
     }
 
@@ -197,6 +217,7 @@ main(int argc, char **argv)
     rds_close(&rl);
     rds_close(&rs);
     curl_global_cleanup();
+    fsd_conf_free(&conf);
     memset(key, 0, sizeof(key));
     return 0;
 }

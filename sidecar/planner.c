@@ -113,6 +113,7 @@ struct planner_s {
     int64_t     now;
 
     unsigned    default_n;
+    unsigned    cap;                   /* no file's N above it (nodes) */
     uint64_t    res_bytes;
     unsigned    res_bp;
     unsigned    def_in, def_out;
@@ -155,7 +156,9 @@ hash_path(const char *s, size_t len)
 static unsigned
 eff_n(const planner_t *p, const pfile_t *f)
 {
-    return f->n ? f->n : p->default_n;
+    unsigned  n = f->n ? f->n : p->default_n;
+
+    return n > p->cap ? p->cap : n;
 }
 
 
@@ -842,6 +845,7 @@ planner_new(unsigned default_n)
     p->parked = NIL;
     p->free = NIL;
     p->default_n = default_n;
+    p->cap = PLANNER_MAX_N;
     p->def_in = 2;
     p->def_out = 4;
     p->scan = 64;
@@ -891,6 +895,41 @@ planner_set_default_n(planner_t *p, unsigned n)
             rekey(p, i, (int) f->k - (int) old, f->k);
         }
     }
+    return 0;
+}
+
+
+int
+planner_set_cap(planner_t *p, unsigned cap)
+{
+    uint32_t  i;
+    unsigned  old = p->cap, n;
+    int       kn;
+    pfile_t  *f;
+
+    if (cap == 0 || cap > PLANNER_MAX_N) {
+        cap = PLANNER_MAX_N;
+    }
+    if (cap == old) {
+        return 0;
+    }
+    for (i = 0; i < p->nslots; i++) {
+        f = F(p, i);
+        if ((f->flags & (F_USED | F_DELETED)) != F_USED) {
+            continue;
+        }
+        /* the effective N moves only for files wanting more than the
+         * smaller of the two caps */
+        n = f->n ? f->n : p->default_n;
+        if (n <= old && n <= cap) {
+            continue;
+        }
+        p->cap = old;
+        kn = kn_of(p, f);
+        p->cap = cap;
+        rekey(p, i, kn, f->k);
+    }
+    p->cap = cap;
     return 0;
 }
 

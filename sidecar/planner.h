@@ -143,6 +143,12 @@ void planner_free(planner_t *p);
 int planner_set_default_n(planner_t *p, unsigned n);
 unsigned planner_default_n(const planner_t *p);
 
+/* No file's effective N above cap (the nodes whose copies count: more
+ * copies than nodes cannot exist); the explicit N stays stored, so a node
+ * coming back restores it. 0 = no cap (255). Scans all files when it
+ * changes. */
+int planner_set_cap(planner_t *p, unsigned cap);
+
 /* Quota kept free on every node: bytes + quota * basis_points / 10000
  * (README's `reserve`: "1%" is 100 basis points, "2g" is bytes). */
 void planner_set_reserve(planner_t *p, uint64_t bytes, unsigned basis_points);

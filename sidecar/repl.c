@@ -16,9 +16,21 @@
  * Drops that belong to no move (the copies of a deleted file, the stale
  * copies a returning node holds of files deleted while it was away) wait
  * in a queue and go out a bounded number at a time.
+ *
+ * N per file comes from the policy (policy.h) each time a record is read:
+ * at load and after every event naming the path, so nothing of the record
+ * but its N is kept. The planner keeps the wanted N and caps it by the
+ * nodes whose copies count, so a node loss or return needs no re-read.
+ * Popularity lives in <prefix>pop as scores scaled by 2^((t - T0)/H); every
+ * few seconds the master reads only the members popular enough to boost
+ * (one ZREVRANGEBYSCORE above the scaled threshold) and keeps them in a
+ * side table; a file whose boost step changed, or that left the range,
+ * has its record re-read and its N recomputed. The master owns T0: when
+ * scores grow past 2^64 they are all scaled down in one Lua script.
  */
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +42,7 @@
 #include "index.h"
 #include "log.h"
 #include "planner.h"
+#include "policy.h"
 #include "repl.h"
 #include "state.h"
 #include "stats.h"
@@ -42,6 +55,11 @@
 #define REPL_BACKOFF_SLOTS  8192
 #define REPL_BACKOFF_MAX    (10 * 60 * 1000)
 #define REPL_TOMB_SLACK_S   10
+#define REPL_POP_EVERY_MS   2000        /* popularity read period */
+#define REPL_POP_MAX        10000       /* boosted files read per period */
+#define REPL_POP_SLOTS      4096
+#define REPL_POP_REBASE     64          /* half-lives before a rebase */
+#define REPL_POP_FLOOR      1e-3        /* plays below which a member goes */
 
 
 enum { OP_MOVE = 1, OP_DROP };
@@ -68,6 +86,19 @@ typedef struct {
     unsigned         node;
     int64_t          backoff_ms;
 } repl_backoff_t;
+
+
+/* A file popular enough for pop_boost to add a copy. */
+typedef struct repl_pop_s  repl_pop_t;
+
+struct repl_pop_s {
+    repl_pop_t      *next;
+    double           pop;           /* decayed plays at the last read */
+    unsigned         boost;         /* copies it added then */
+    uint32_t         stamp;         /* read in that period */
+    size_t           len;
+    char             path[];        /* NUL-terminated */
+};
 
 
 struct repl_s {
@@ -99,6 +130,18 @@ struct repl_s {
     unsigned             del_n;
 
     repl_backoff_t      *backoff;
+
+    policy_t            *pol;
+    policy_t            *own_pol;       /* when the config has none */
+    unsigned             default_n;     /* `replicas`, before the clamp */
+    unsigned             live;          /* nodes whose copies count */
+
+    repl_pop_t         **pop;           /* REPL_POP_SLOTS chains */
+    uint64_t             npop;
+    uint32_t             pop_stamp;
+    double               pop_t0, pop_h; /* seconds */
+    int64_t              pop_next_ms;
+
     stats_counters_t     counters;
     uint64_t             plan_usec;
 };
@@ -358,6 +401,98 @@ repl_n_of(const fsdfs_record_t *rec)
 }
 
 
+/* Popularity side table ------------------------------------------------- */
+
+static repl_pop_t **
+repl_pop_slot(repl_t *rp, const char *path, size_t len)
+{
+    return &rp->pop[fsdfs_fnv1a64(path, len) % REPL_POP_SLOTS];
+}
+
+
+static repl_pop_t *
+repl_pop_find(repl_t *rp, const char *path, size_t len)
+{
+    repl_pop_t  *e;
+
+    for (e = *repl_pop_slot(rp, path, len); e; e = e->next) {
+        if (e->len == len && memcmp(e->path, path, len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+
+static repl_pop_t *
+repl_pop_add(repl_t *rp, const char *path, size_t len)
+{
+    repl_pop_t  **slot = repl_pop_slot(rp, path, len), *e;
+
+    e = calloc(1, sizeof(*e) + len + 1);
+    if (e == NULL) {
+        return NULL;
+    }
+    memcpy(e->path, path, len);
+    e->len = len;
+    e->next = *slot;
+    *slot = e;
+    rp->npop++;
+    return e;
+}
+
+
+static void
+repl_pop_del(repl_t *rp, repl_pop_t *del)
+{
+    repl_pop_t  **pp;
+
+    for (pp = repl_pop_slot(rp, del->path, del->len); *pp; pp = &(*pp)->next) {
+        if (*pp == del) {
+            *pp = del->next;
+            free(del);
+            rp->npop--;
+            return;
+        }
+    }
+}
+
+
+/* The N the planner keeps for this record: 0 when only the default
+ * decided, so a change of `replicas` reaches the file without a re-read. */
+static unsigned
+repl_policy_n(repl_t *rp, const char *path, size_t len,
+    const fsdfs_record_t *rec)
+{
+    char           buf[FSDFS_PATH_MAX + 1];
+    policy_in_t    in;
+    policy_out_t   out;
+    repl_pop_t    *e;
+
+    if (len > FSDFS_PATH_MAX) {
+        return repl_n_of(rec);
+    }
+    memcpy(buf, path, len);
+    buf[len] = '\0';
+
+    e = rp->npop ? repl_pop_find(rp, path, len) : NULL;
+
+    memset(&in, 0, sizeof(in));
+    in.path = buf;
+    in.len = len;
+    in.size = rec->size;
+    in.explicit_n = repl_n_of(rec);
+    in.vars = rec->vars;
+    in.nvars = rec->nvars;
+    in.popularity = e ? e->pop : 0;
+    in.live = rp->live;
+    in.default_n = rp->default_n;
+
+    policy_eval(rp->pol, &in, fsd_now_ms(), &out);
+    return out.by_default ? 0 : out.want;
+}
+
+
 /* Make the planner's picture of one file match its record. */
 static void
 repl_on_record(void *ctx, const char *path, size_t len,
@@ -366,7 +501,7 @@ repl_on_record(void *ctx, const char *path, size_t len,
     repl_t          *rp = ctx;
     planner_file_t   f;
     uint16_t         h[PLANNER_MAX_HOLDERS];
-    unsigned         nh, i;
+    unsigned         nh, i, n, old;
 
     f = planner_file_find(rp->p, path, len);
 
@@ -393,9 +528,11 @@ repl_on_record(void *ctx, const char *path, size_t len,
         f = PLANNER_NOFILE;
     }
 
+    n = repl_policy_n(rp, path, len, rec);
+
     if (f == PLANNER_NOFILE) {
         f = planner_file_add(rp->p, path, len, rec->size, rec->sum,
-                             repl_n_of(rec), rec->holders, rec->nholders);
+                             n, rec->holders, rec->nholders);
         if (f == PLANNER_NOFILE) {
             fsd_log(FSD_LOG_WARN, "planner refused \"%.*s\"", (int) len, path);
         }
@@ -412,8 +549,15 @@ repl_on_record(void *ctx, const char *path, size_t len,
         planner_file_holder_add(rp->p, f, rec->holders[i]);
     }
 
-    if (planner_file_n_explicit(rp->p, f) != repl_n_of(rec)) {
-        planner_file_set_n(rp->p, f, repl_n_of(rec));
+    old = planner_file_n_explicit(rp->p, f);
+    if (old != n) {
+        fsd_log(FSD_LOG_INFO, "N of %.*s is now %u (%s), was %u%s", (int) len,
+                path, n ? n : planner_default_n(rp->p),
+                n ? "by policy" : "the default",
+                old ? old : planner_default_n(rp->p),
+                n > rp->live && rp->live ? ": more than the nodes, capped"
+                                          : "");
+        planner_file_set_n(rp->p, f, n);
     }
 }
 
@@ -814,6 +958,220 @@ repl_usec(void)
 }
 
 
+/* Popularity ---------------------------------------------------------------- */
+
+/* The master's half of the encoding nodes use to add hits to <prefix>pop:
+ * H is the config's, T0 is set once and only moves at a rebase. */
+static int
+repl_pop_init(repl_t *rp)
+{
+    char         key[FSDFS_KEY_MAX];
+    long long    h, now;
+    redisReply  *rep;
+
+    fsdfs_key(key, sizeof(key), rp->conf->prefix, "config");
+    h = (long long) (rp->conf->pop_half_life_ms / 1000);
+    if (h < 1) {
+        h = 1;
+    }
+    now = (long long) (fsd_wall_ms() / 1000);
+
+    rds_append(rp->r, "HSET %s pop_half_life %lld", key, h);
+    rds_append(rp->r, "HSETNX %s pop_t0 %lld", key, now);
+    rds_append(rp->r, "HGET %s pop_t0", key);
+    freeReplyObject(rds_get(rp->r));
+    freeReplyObject(rds_get(rp->r));
+    rep = rds_get(rp->r);
+    if (!rds_is(rep, REDIS_REPLY_STRING)) {
+        freeReplyObject(rep);
+        fsd_log(FSD_LOG_WARN, "cannot set %spop_t0: popularity ignored",
+                key);
+        return -1;
+    }
+
+    rp->pop_t0 = strtod(rep->str, NULL);
+    rp->pop_h = (double) h;
+    freeReplyObject(rep);
+    return 0;
+}
+
+
+/* Scores grow by 2 every half-life: past 2^64 they would lose the plays
+ * added now to rounding. One script scales them all down by 2^k and moves
+ * T0 by k half-lives, so every score keeps its meaning (nodes see the new
+ * T0 at their next read of the config); members down to nothing go. It
+ * checks T0 first: a rebase by a master of an older term is not redone. */
+static const char  repl_rebase_lua[] =
+    "local t0 = tonumber(redis.call('HGET', KEYS[2], 'pop_t0'))\n"
+    "if t0 == nil or t0 ~= tonumber(ARGV[3]) then return -1 end\n"
+    "local f = 2 ^ (-tonumber(ARGV[1]))\n"
+    "local m = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
+    "for i = 1, #m, 2 do\n"
+    "  redis.call('ZADD', KEYS[1], tonumber(m[i + 1]) * f, m[i])\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])\n"
+    "redis.call('HSET', KEYS[2], 'pop_t0', string.format('%d', t0 + tonumber(ARGV[1]) * tonumber(ARGV[2])))\n"
+    "return #m / 2\n";
+
+
+static void
+repl_pop_rebase(repl_t *rp, double x)
+{
+    char         kpop[FSDFS_KEY_MAX], kcfg[FSDFS_KEY_MAX];
+    long long    k = (long long) floor(x);
+    redisReply  *rep;
+
+    fsdfs_key(kpop, sizeof(kpop), rp->conf->prefix, "pop");
+    fsdfs_key(kcfg, sizeof(kcfg), rp->conf->prefix, "config");
+
+    rep = rds_cmd(rp->r, "EVAL %s 2 %s %s %lld %lld %lld %.6g",
+                  repl_rebase_lua, kpop, kcfg, k, (long long) rp->pop_h,
+                  (long long) rp->pop_t0, REPL_POP_FLOOR);
+    if (rds_is(rep, REDIS_REPLY_INTEGER) && rep->integer >= 0) {
+        fsd_log(FSD_LOG_INFO, "popularity rebased: %lld member(s) scaled by "
+                "2^-%lld, pop_t0 %.0f -> %.0f", rep->integer, k, rp->pop_t0,
+                rp->pop_t0 + (double) k * rp->pop_h);
+    } else {
+        fsd_log(FSD_LOG_WARN, "popularity rebase failed%s%s",
+                rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    }
+    freeReplyObject(rep);
+
+    /* whoever rebased, the config now says where T0 is */
+    repl_pop_init(rp);
+}
+
+
+/* Re-reads the records of these paths and recomputes their N. */
+static void
+repl_pop_reeval(repl_t *rp, char **paths, unsigned n)
+{
+    char             key[FSDFS_KEY_MAX];
+    unsigned         i;
+    redisReply      *rep;
+    fsdfs_record_t   rec;
+
+    for (i = 0; i < n; i++) {
+        fsdfs_key_loc(key, sizeof(key), rp->conf->prefix,
+                      fsdfs_bucket(paths[i], strlen(paths[i]), rp->buckets));
+        rds_append(rp->r, "HGET %s %s", key, paths[i]);
+    }
+    for (i = 0; i < n; i++) {
+        rep = rds_get(rp->r);
+        if (rds_is(rep, REDIS_REPLY_STRING)
+            && fsdfs_record_decode(&rec, rep->str, rep->len) == 0)
+        {
+            repl_on_record(rp, paths[i], strlen(paths[i]), &rec);
+        }
+        freeReplyObject(rep);
+    }
+}
+
+
+/* Every few seconds: who is popular enough to boost, and who stopped
+ * being. Cost: the boosted members only, never the whole zset. */
+static void
+repl_pop_tick(repl_t *rp, int64_t wall_ms)
+{
+    char          key[FSDFS_KEY_MAX], thr[64], **changed;
+    double        min = policy_pop_min(rp->pol), x, scale, pop;
+    unsigned      i, nch = 0, boost, slot;
+    size_t        got;
+    redisReply   *rep, *m, *sc;
+    repl_pop_t   *e, *next;
+
+    if (min <= 0 || (rp->pop_h <= 0 && repl_pop_init(rp) != 0)) {
+        return;
+    }
+
+    x = ((double) wall_ms / 1000 - rp->pop_t0) / rp->pop_h;
+    if (x > REPL_POP_REBASE) {
+        repl_pop_rebase(rp, x);
+        x = ((double) wall_ms / 1000 - rp->pop_t0) / rp->pop_h;
+    }
+    scale = exp2(x);
+
+    fsdfs_key(key, sizeof(key), rp->conf->prefix, "pop");
+    snprintf(thr, sizeof(thr), "%.17g", min * scale);
+    rep = rds_cmd(rp->r, "ZREVRANGEBYSCORE %s +inf %s WITHSCORES LIMIT 0 %d",
+                  key, thr, REPL_POP_MAX);
+    if (!rds_is(rep, REDIS_REPLY_ARRAY)) {
+        freeReplyObject(rep);
+        return;
+    }
+
+    got = rep->elements / 2;
+    changed = calloc(got + rp->npop + 1, sizeof(char *));
+    if (changed == NULL) {
+        freeReplyObject(rep);
+        return;
+    }
+    rp->pop_stamp++;
+
+    for (i = 0; i + 1 < rep->elements; i += 2) {
+        m = rep->element[i];
+        sc = rep->element[i + 1];
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING
+            || fsdfs_path_check(m->str, m->len) != NULL)
+        {
+            continue;
+        }
+        pop = strtod(sc->str, NULL) / scale;
+        boost = policy_pop_boost(rp->pol, pop);
+        e = repl_pop_find(rp, m->str, m->len);
+        if (boost == 0 && e == NULL) {
+            continue;
+        }
+        if (e == NULL && (e = repl_pop_add(rp, m->str, m->len)) == NULL) {
+            continue;
+        }
+        e->pop = pop;
+        e->stamp = rp->pop_stamp;
+        if (e->boost != boost) {
+            fsd_log(FSD_LOG_INFO, "popularity of %s is %.1f: +%u cop%s "
+                    "(was +%u)", e->path, pop, boost, boost == 1 ? "y" : "ies",
+                    e->boost);
+            e->boost = boost;
+            changed[nch++] = strdup(e->path);
+        }
+    }
+
+    /* boosted last time and out of the range now: cooled down (unless the
+     * read was cut at REPL_POP_MAX: then they are only further down) */
+    if (got < REPL_POP_MAX) {
+        for (slot = 0; slot < REPL_POP_SLOTS; slot++) {
+            for (e = rp->pop[slot]; e; e = next) {
+                next = e->next;
+                if (e->stamp == rp->pop_stamp) {
+                    continue;
+                }
+                if (e->boost) {
+                    fsd_log(FSD_LOG_INFO, "popularity of %s fell below %g: "
+                            "no boost (was +%u)", e->path, min, e->boost);
+                    changed[nch++] = strdup(e->path);
+                }
+                repl_pop_del(rp, e);
+            }
+        }
+    }
+    freeReplyObject(rep);
+
+    /* before the load, the load itself reads them with their boost */
+    if (rp->loaded) {
+        for (i = 0; i < nch; i++) {
+            if (changed[i]) {
+                repl_pop_reeval(rp, &changed[i], 1);
+            }
+        }
+    }
+    for (i = 0; i < nch; i++) {
+        free(changed[i]);
+    }
+    free(changed);
+}
+
+
 /* The term ---------------------------------------------------------------- */
 
 repl_t *
@@ -848,9 +1206,14 @@ repl_new(rds_t *r, const fsd_conf_t *conf, const unsigned char *key,
     rp->ex = executor_new(key, keylen, (long) conf->pull_timeout_ms);
     rp->st = state_new(r, conf, &cb);
     rp->backoff = calloc(REPL_BACKOFF_SLOTS, sizeof(repl_backoff_t));
+    rp->pop = calloc(REPL_POP_SLOTS, sizeof(repl_pop_t *));
+    rp->pol = conf->policy;
+    if (rp->pol == NULL) {
+        rp->pol = rp->own_pol = policy_new();
+    }
 
     if (rp->p == NULL || rp->ex == NULL || rp->st == NULL
-        || rp->backoff == NULL)
+        || rp->backoff == NULL || rp->pop == NULL || rp->pol == NULL)
     {
         repl_free(rp);
         return NULL;
@@ -867,6 +1230,9 @@ repl_new(rds_t *r, const fsd_conf_t *conf, const unsigned char *key,
 void
 repl_free(repl_t *rp)
 {
+    unsigned     i;
+    repl_pop_t  *e;
+
     if (rp == NULL) {
         return;
     }
@@ -881,6 +1247,17 @@ repl_free(repl_t *rp)
     state_free(rp->st);
     planner_free(rp->p);
     free(rp->backoff);
+    if (rp->pop) {
+        for (i = 0; i < REPL_POP_SLOTS; i++) {
+            while (rp->pop[i]) {
+                e = rp->pop[i];
+                rp->pop[i] = e->next;
+                free(e);
+            }
+        }
+        free(rp->pop);
+    }
+    policy_free(rp->own_pol);
     free(rp);
 }
 
@@ -921,6 +1298,21 @@ repl_settings(repl_t *rp)
      * copies, and asking for them would keep the cluster "under" forever */
     replicas = rp->conf->replicas ? rp->conf->replicas
                : rp->cfg_replicas ? rp->cfg_replicas : REPL_DEFAULT_N;
+    if (replicas > rp->conf->max_replicas && rp->conf->max_replicas) {
+        replicas = rp->conf->max_replicas;
+    }
+    rp->default_n = replicas;
+
+    /* a file's own N is capped the same way, inside the planner, which
+     * keeps the wanted N for when the nodes come back */
+    if (counted != rp->live) {
+        if (rp->live) {
+            fsd_log(FSD_LOG_INFO, "%u node(s) count now: N is capped at %u",
+                    counted, counted);
+        }
+        rp->live = counted;
+        planner_set_cap(rp->p, counted);
+    }
     if (counted && replicas > counted) {
         replicas = counted;
     }
@@ -949,6 +1341,12 @@ repl_takeover(repl_t *rp)
     }
     repl_settings(rp);
 
+    /* boosted files first, so the load computes their N with it */
+    if (repl_pop_init(rp) == 0) {
+        repl_pop_tick(rp, fsd_wall_ms());
+        rp->pop_next_ms = fsd_now_ms() + REPL_POP_EVERY_MS;
+    }
+
     if (state_load(rp->st, rp->buckets, &ls) != 0) {
         fsd_log(FSD_LOG_WARN, "index load failed or abandoned");
         return -1;
@@ -967,10 +1365,13 @@ repl_takeover(repl_t *rp)
 void
 repl_tick(repl_t *rp, int64_t now)
 {
-    (void) now;
-
     state_nodes(rp->st, fsd_wall_ms());
     repl_settings(rp);
+
+    if (now >= rp->pop_next_ms) {
+        repl_pop_tick(rp, fsd_wall_ms());
+        rp->pop_next_ms = now + REPL_POP_EVERY_MS;
+    }
 
     rp->counters.plan_usec = rp->plan_usec;
     rp->plan_usec = 0;
