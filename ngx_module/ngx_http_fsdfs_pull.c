@@ -15,6 +15,14 @@
  *
  * Pulls running at once are counted in the state zone across workers;
  * one over fsdfs_pull_concurrency is answered 429 at once.
+ *
+ * Speed (bench/cluster.sh): each pool thread keeps one curl handle, so a
+ * pull reuses the connection to its source the last one left open, and
+ * one write buffer: the bytes are written NGX_HTTP_FSDFS_PULL_BUF at a
+ * time, and each such write is handed to writeback at once
+ * (sync_file_range), so the fsync at the end waits for the last piece and
+ * the journal only, not for the whole file. That is only an early start:
+ * the fsync before the rename is still what makes the copy durable.
  */
 
 #include "ngx_http_fsdfs_module.h"
@@ -29,6 +37,7 @@
 #define NGX_HTTP_FSDFS_CONNECT_TIMEOUT  2000    /* ms */
 #define NGX_HTTP_FSDFS_LOW_SPEED        1024    /* bytes/s ... */
 #define NGX_HTTP_FSDFS_LOW_SPEED_TIME   10      /* ... for this many s */
+#define NGX_HTTP_FSDFS_PULL_BUF         (256 * 1024)    /* write size */
 
 
 typedef struct {
@@ -44,6 +53,9 @@ typedef struct {
     CURL                        *curl;
     EVP_MD_CTX                  *md;
     int                          fd;
+    u_char                      *buf;       /* the thread's write buffer */
+    size_t                       buffered;
+    off_t                        written;
     uint64_t                     got;
     long                         code;
     ngx_err_t                    werr;
@@ -108,11 +120,52 @@ ngx_http_fsdfs_tmp_name(char *buf, size_t cap, const char *file)
 
 #if (NGX_THREADS)
 
+/* Per pool thread, made by its first pull and kept: the curl handle (its
+ * connection cache is what lets the next pull reuse a connection) and the
+ * write buffer. */
+static __thread CURL    *ngx_http_fsdfs_pull_easy;
+static __thread u_char  *ngx_http_fsdfs_pull_buf;
+
+
+/* Writes the buffered bytes at the end of the temp file, and starts their
+ * writeback. NGX_ERROR with p->werr set if the write fails. */
+static ngx_int_t
+ngx_http_fsdfs_pull_flush(ngx_http_fsdfs_pull_t *p)
+{
+    size_t   done;
+    ssize_t  n;
+
+    for (done = 0; done < p->buffered; done += n) {
+        n = write(p->fd, p->buf + done, p->buffered - done);
+        if (n < 0) {
+            if (ngx_errno == NGX_EINTR) {
+                n = 0;
+                continue;
+            }
+            p->werr = ngx_errno;
+            return NGX_ERROR;
+        }
+    }
+
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* a hint (its failure changes nothing): the fsync decides */
+    if (p->buffered) {
+        (void) sync_file_range(p->fd, p->written, (off_t) p->buffered,
+                               SYNC_FILE_RANGE_WRITE);
+    }
+#endif
+
+    p->written += p->buffered;
+    p->buffered = 0;
+
+    return NGX_OK;
+}
+
+
 static size_t
 ngx_http_fsdfs_pull_write(char *ptr, size_t size, size_t nmemb, void *data)
 {
-    ssize_t                 n;
-    size_t                  len, done;
+    size_t                  len, done, n;
     ngx_http_fsdfs_pull_t  *p = data;
 
     len = size * nmemb;
@@ -132,19 +185,20 @@ ngx_http_fsdfs_pull_write(char *ptr, size_t size, size_t nmemb, void *data)
         return 0;
     }
 
+    (void) EVP_DigestUpdate(p->md, ptr, len);
+
     for (done = 0; done < len; done += n) {
-        n = write(p->fd, ptr + done, len - done);
-        if (n < 0) {
-            if (ngx_errno == NGX_EINTR) {
-                n = 0;
-                continue;
-            }
-            p->werr = ngx_errno;
+        n = ngx_min(len - done, NGX_HTTP_FSDFS_PULL_BUF - p->buffered);
+        ngx_memcpy(p->buf + p->buffered, ptr + done, n);
+        p->buffered += n;
+
+        if (p->buffered == NGX_HTTP_FSDFS_PULL_BUF
+            && ngx_http_fsdfs_pull_flush(p) != NGX_OK)
+        {
             return 0;
         }
     }
 
-    (void) EVP_DigestUpdate(p->md, ptr, len);
     p->got += len;
 
     return len;
@@ -220,11 +274,20 @@ ngx_http_fsdfs_pull_fetch(ngx_http_fsdfs_pull_t *p)
     struct curl_slist   *headers;
     ngx_msec_t           timeout = p->fmcf->pull_timeout;
 
+    if (ngx_http_fsdfs_pull_easy == NULL) {
+        ngx_http_fsdfs_pull_easy = curl_easy_init();
+    }
+
+    if (ngx_http_fsdfs_pull_buf == NULL) {
+        ngx_http_fsdfs_pull_buf = malloc(NGX_HTTP_FSDFS_PULL_BUF);
+    }
+
     p->md = EVP_MD_CTX_new();
-    p->curl = curl_easy_init();
+    p->curl = ngx_http_fsdfs_pull_easy;
+    p->buf = ngx_http_fsdfs_pull_buf;
     headers = curl_slist_append(NULL, "X-Fsdfs-Local: 1");
 
-    if (p->md == NULL || p->curl == NULL || headers == NULL
+    if (p->md == NULL || p->curl == NULL || p->buf == NULL || headers == NULL
         || EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1)
     {
         curl_slist_free_all(headers);
@@ -258,6 +321,8 @@ ngx_http_fsdfs_pull_fetch(ngx_http_fsdfs_pull_t *p)
     (void) curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION,
                             ngx_http_fsdfs_pull_write);
     (void) curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, p);
+    (void) curl_easy_setopt(p->curl, CURLOPT_BUFFERSIZE,
+                            (long) NGX_HTTP_FSDFS_PULL_BUF);
 
     p->curl_err[0] = '\0';
 
@@ -267,6 +332,10 @@ ngx_http_fsdfs_pull_fetch(ngx_http_fsdfs_pull_t *p)
 
     if (rc == CURLE_OK) {
         (void) curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &p->code);
+
+        if (p->code == 200 && ngx_http_fsdfs_pull_flush(p) != NGX_OK) {
+            rc = CURLE_WRITE_ERROR;
+        }
     }
 
     if (rc != CURLE_OK || p->code != 200) {
@@ -410,8 +479,10 @@ done:
                       "fsdfs: unlink of temp file \"%s\" failed", p->tmp);
     }
 
+    /* the handle stays the thread's, with its connections; nothing of
+     * this request (header list, buffers) stays set in it */
     if (p->curl) {
-        curl_easy_cleanup(p->curl);
+        curl_easy_reset(p->curl);
         p->curl = NULL;
     }
 
