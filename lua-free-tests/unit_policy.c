@@ -18,6 +18,7 @@
 
 #include "tap.h"
 #include "conf.h"
+#include "planner.h"
 #include "policy.h"
 
 
@@ -349,9 +350,35 @@ plugins(int argc, char **argv)
 }
 
 
+/* The master keeps the wanted N in the planner, which caps it by the
+ * nodes that count: a node loss lowers N at once, its return restores it. */
+static void
+cap(void)
+{
+    planner_t       *p = planner_new(2);
+    planner_file_t   f, g;
+    const uint16_t   h[] = { 1, 2, 3 };
+
+    f = planner_file_add(p, "/a", 2, 10, 1, 5, h, 3);
+    g = planner_file_add(p, "/b", 2, 10, 2, 0, h, 2);
+    is_int(planner_file_n(p, f), 5, "planner: N 5 wanted");
+    planner_set_cap(p, 3);
+    ok(planner_file_n(p, f) == 3 && planner_file_n_explicit(p, f) == 5,
+       "cap 3: effective 3, wanted 5 kept");
+    is_int(planner_file_n(p, g), 2, "the default 2 is under the cap");
+    planner_set_cap(p, 1);
+    ok(planner_file_n(p, f) == 1 && planner_file_n(p, g) == 1, "cap 1: both 1");
+    planner_set_cap(p, 0);
+    ok(planner_file_n(p, f) == 5 && planner_file_n(p, g) == 2,
+       "no cap: 5 and 2 again");
+    planner_free(p);
+}
+
+
 int
 main(int argc, char **argv)
 {
+    cap();
     rules();
     boosts();
     clamps();

@@ -1055,7 +1055,7 @@ repl_pop_reeval(repl_t *rp, char **paths, unsigned n)
     for (i = 0; i < n; i++) {
         fsdfs_key_loc(key, sizeof(key), rp->conf->prefix,
                       fsdfs_bucket(paths[i], strlen(paths[i]), rp->buckets));
-        rds_append(rp->r, "HGET %s %s", key, paths[i]);
+        rds_append(rp->r, "HGET %s %b", key, paths[i], strlen(paths[i]));
     }
     for (i = 0; i < n; i++) {
         rep = rds_get(rp->r);
@@ -1389,6 +1389,11 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
 
     if (state_events(rp->st, REPL_EVENTS_MAX) < 0) {
         fsd_log(FSD_LOG_DEBUG, "events: read failed");
+    }
+
+    /* a node came up: read the table now rather than at the next tick */
+    if (state_node_up(rp->st) && state_nodes(rp->st, fsd_wall_ms()) == 0) {
+        repl_settings(rp);
     }
 
     repl_evictions_due(rp, now);
