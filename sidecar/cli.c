@@ -39,7 +39,13 @@ static const cli_command_t  cli_commands[] = {
     { "status", cli_status,
       "status [--json]\n"
       "    nodes with fill bars, cluster figures, the K-N histogram,\n"
-      "    the master lease and the epoch" },
+      "    missing copies, the master lease and the epoch" },
+    { "watch", cli_watch,
+      "watch [--interval S] [--count N] [--json]\n"
+      "    refresh min(K-N), under N, lost, pulls and the K-N histogram\n"
+      "    every S seconds (default 1) and show progress toward\n"
+      "    min(K-N) >= 0: missing copies, repair rate, ETA; N frames,\n"
+      "    else until Ctrl-C (exit 0); --json: one object per line" },
     { "put", cli_put,
       "put FILE PATH [--node NAME] [--replicas N]\n"
       "    store FILE as PATH on a node (NAME, else the live active node\n"

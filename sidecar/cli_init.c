@@ -67,7 +67,7 @@ cli_init(cli_t *cli, int argc, char **argv)
     r = cli_cmd(cli, "HSETNX %sconfig buckets %ld", cli->prefix, buckets);
     if (!cli_reply_ok(r, REDIS_REPLY_INTEGER)) {
         freeReplyObject(r);
-        return CLI_ERROR;
+        return cli_fail(cli);
     }
     freeReplyObject(r);
 

@@ -157,7 +157,7 @@ cli_nodes(cli_t *cli, int argc, char **argv)
     r = cli_cmd(cli, "HGETALL %snodes", cli->prefix);
     if (!cli_reply_ok(r, REDIS_REPLY_ARRAY)) {
         freeReplyObject(r);
-        return CLI_ERROR;
+        return cli_fail(cli);
     }
 
     n = r->elements / 2;
@@ -192,5 +192,7 @@ cli_nodes(cli_t *cli, int argc, char **argv)
 
     free(refs);
     freeReplyObject(r);
-    return (n && shown == n) ? CLI_OK : n ? CLI_ERROR : CLI_NOTFOUND;
+
+    /* a node that could not be read is Redis gone (3) or an error (4) */
+    return (n && shown == n) ? CLI_OK : n ? cli_fail(cli) : CLI_NOTFOUND;
 }

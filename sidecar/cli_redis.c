@@ -43,6 +43,9 @@ cli_connect(cli_t *cli)
     }
 
     if (cli->rc == NULL || cli->rc->err) {
+        if (cli->quiet) {
+            return CLI_NOREDIS;
+        }
         fprintf(stderr, "fsdfs: redis \"%s\" unreachable: %s\n", cli->addr,
                 cli->rc ? cli->rc->errstr : "out of memory");
         return CLI_NOREDIS;
@@ -81,7 +84,7 @@ cli_cmd(cli_t *cli, const char *fmt, ...)
     r = redisvCommand(cli->rc, fmt, ap);
     va_end(ap);
 
-    if (r == NULL) {
+    if (r == NULL && !cli->quiet) {
         fprintf(stderr, "fsdfs: redis \"%s\": %s\n", cli->addr,
                 cli->rc->errstr);
     }

@@ -21,6 +21,7 @@ typedef struct {
     const char    *prefix;
     const char    *secret;      /* command secret file (put) */
     int            json;
+    int            quiet;       /* no message when Redis is gone (watch) */
     redisContext  *rc;
 } cli_t;
 

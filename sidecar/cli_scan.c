@@ -703,6 +703,9 @@ scan_setup(scan_t *s, cli_t *cli, const char *node)
 
     buckets = cli_config_int(cli, "buckets");
     if (buckets <= 0 || buckets > FSDFS_MAX_BUCKETS) {
+        if (cli->rc->err) {
+            return CLI_NOREDIS;
+        }
         fprintf(stderr, "fsdfs scan: no %sconfig buckets: run fsdfs init "
                 "first\n", cli->prefix);
         return CLI_ERROR;
@@ -711,7 +714,7 @@ scan_setup(scan_t *s, cli_t *cli, const char *node)
     id = cli_node_id(cli, node, 1);
     if (id <= 0) {
         fprintf(stderr, "fsdfs scan: cannot register node \"%s\"\n", node);
-        return CLI_ERROR;
+        return cli_fail(cli);
     }
 
     s->cli = cli;
