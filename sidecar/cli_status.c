@@ -144,6 +144,30 @@ status_age_ms(long long now, const char *ts)
 }
 
 
+/*
+ * Copies short of min(K-N) >= 0: |K-N| x files over the negative buckets,
+ * the figure watch counts down; -1 without a histogram.
+ */
+static long long
+status_missing(const status_t *st)
+{
+    size_t     i;
+    long long  m = 0;
+
+    if (st->nkn == 0) {
+        return -1;
+    }
+
+    for (i = 0; i < st->nkn; i++) {
+        if (st->kn[i].kn < 0 && st->kn[i].files > 0) {
+            m += -st->kn[i].kn * st->kn[i].files;
+        }
+    }
+
+    return m;
+}
+
+
 static int
 status_node_cmp(const void *a, const void *b)
 {
@@ -447,7 +471,8 @@ status_text_kn(const status_t *st)
         max = st->kn[i].files > max ? st->kn[i].files : max;
     }
 
-    printf("K-N      files\n");
+    printf("K-N      files (%lld copies missing to reach min(K-N) >= 0)\n",
+           status_missing(st));
 
     for (i = 0; i < st->nkn; i++) {
         w = max ? (int) (st->kn[i].files * STATUS_HIST / max) : 0;
@@ -505,7 +530,7 @@ status_json_nodes(const status_t *st)
 {
     int             i;
     size_t          j;
-    long long       age;
+    long long       age, u, q;
     status_node_t  *nd;
 
     printf("\"nodes\":[");
@@ -524,6 +549,15 @@ status_json_nodes(const status_t *st)
             } else {
                 printf("%lld", atoll(status_field(nd->h, i)));
             }
+        }
+
+        /* used/quota as a fraction: the fill bar, for a dashboard */
+        u = atoll(status_field(nd->h, F_USED));
+        q = atoll(status_field(nd->h, F_QUOTA));
+        if (q > 0) {
+            printf(",\"fill\":%.4f", (double) u / (double) q);
+        } else {
+            printf(",\"fill\":null");
         }
 
         age = status_age_ms(st->now, status_field(nd->h, F_TS));
@@ -575,6 +609,12 @@ status_json(const status_t *st)
                st->kn[i].files);
     }
     printf("}");
+
+    if (status_missing(st) < 0) {
+        printf(",\"missing\":null");
+    } else {
+        printf(",\"missing\":%lld", status_missing(st));
+    }
 
     m = status_master(st, &len, &ep);
     if (m == NULL) {
