@@ -157,6 +157,8 @@ my $key = bucket_key('/x.mp3');
 redis_cli('HSET', $key, '/x.mp3', '1 5 0123456789abcdef 1700000000 1');
 my $w = frame(scalar `$bin -r 127.0.0.1:$redis where /x.mp3 --json`, 'where --json');
 is($w->{size}, 5, 'where --json: size');
+$w = frame(scalar `$bin -r 127.0.0.1:$redis where --json /x.mp3`, 'where --json PATH');
+is($w->{path}, '/x.mp3', 'where: --json before the path too');
 `$bin -r 127.0.0.1:$redis where /nope.mp3 --json 2>/dev/null`;
 is($? >> 8, 1, 'where of an unindexed path: exit 1');
 

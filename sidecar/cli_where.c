@@ -223,13 +223,16 @@ cli_where(cli_t *cli, int argc, char **argv)
     redisReply     *r = NULL;
     fsdfs_record_t  rec;
 
-    cli->json = (argc == 3 && strcmp(argv[2], "--json") == 0);
+    /* --json before or after PATH, as an operator types it */
+    cli->json = (argc == 3 && (strcmp(argv[1], "--json") == 0
+                               || strcmp(argv[2], "--json") == 0));
 
     if (argc != 2 && !cli->json) {
         return CLI_USAGE;
     }
 
-    w.path = argv[1];
+    w.path = (argc == 3 && strcmp(argv[1], "--json") == 0) ? argv[2]
+                                                           : argv[1];
     bad = fsdfs_path_check(w.path, strlen(w.path));
     if (bad) {
         fprintf(stderr, "fsdfs where: invalid path \"%s\": %s\n", w.path,
