@@ -92,8 +92,11 @@ fsdfs_http() {
 }
 
 stock=$(free_port); node_a=$(free_port); node_b=$(free_port); node_c=$(free_port)
+node_p=$(free_port)
 start_nginx stock "$stock" "" ""
 start_nginx a "$node_a" "$(fsdfs_http a "$node_a" "fsdfs_cache zone=a:16m ttl=60s;")" "fsdfs on;"
+# node a again, with hit counting (flushed every second, to count the flushes too)
+start_nginx p "$node_p" "$(fsdfs_http p "$node_p" "fsdfs_cache zone=p:16m ttl=60s; fsdfs_popularity zone=pop:16m flush=1s;")" "fsdfs on;"
 start_nginx b "$node_b" "$(fsdfs_http b "$node_b" "")" "fsdfs on;"
 start_nginx c "$node_c" "$(fsdfs_http c "$node_c" "fsdfs_cache zone=c:1m ttl=0;")" "fsdfs on;"
 head -c 16384 /dev/urandom > "$tmp/b/data/bench/miss.mp3"
@@ -111,10 +114,10 @@ fi
 
 "$build/fsdfs" -r "127.0.0.1:$redis_port" init >/dev/null
 for _ in $(seq 50); do
-    [ "$(redis-cli -p "$redis_port" HLEN fsdfs:nodes)" = 3 ] && break; sleep 0.1
+    [ "$(redis-cli -p "$redis_port" HLEN fsdfs:nodes)" = 4 ] && break; sleep 0.1
 done
 "$build/fsdfs" -r "127.0.0.1:$redis_port" scan b "$tmp/b/data" >/dev/null
-sleep 1.5
+sleep 2.5   # two heartbeats: every node sees every other alive
 
 # --- checks: every target answers what it should ----------------------------
 
@@ -127,6 +130,7 @@ expect() {
 expect "http://127.0.0.1:$stock/bench/hit.mp3" 200
 expect "http://127.0.0.1:$stock/302" 302
 expect "http://127.0.0.1:$node_a/bench/hit.mp3" 200
+expect "http://127.0.0.1:$node_p/bench/hit.mp3" 200
 expect "http://127.0.0.1:$node_a/bench/miss.mp3" 302 "http://127.0.0.1:$node_b/bench/miss.mp3"
 expect "http://127.0.0.1:$node_c/bench/miss.mp3" 302 "http://127.0.0.1:$node_b/bench/miss.mp3"
 [ -n "$lua" ] && expect "http://127.0.0.1:$lua/bench/miss.mp3" 302 "http://127.0.0.1:$node_b/bench/miss.mp3"
@@ -165,9 +169,10 @@ p99_at() {
                               print v }'
 }
 
-echo "bench: open_file_cache ${ofc:+on}${ofc:-off} on every server"
+echo "bench: open_file_cache $([ -n "$ofc" ] && echo on || echo off) on every server"
 echo "bench: $rounds alternating rounds of $secs s per pair, $conns connections, 1 wrk thread, 1 nginx worker each"
 read -r r_stock r_local < <(pair "http://127.0.0.1:$stock/bench/hit.mp3" "http://127.0.0.1:$node_a/bench/hit.mp3")
+read -r r_nopop r_pop < <(pair "http://127.0.0.1:$node_a/bench/hit.mp3" "http://127.0.0.1:$node_p/bench/hit.mp3")
 read -r r_302 r_warm < <(pair "http://127.0.0.1:$stock/302" "http://127.0.0.1:$node_a/bench/miss.mp3")
 r_lua=""
 if [ -n "$lua" ]; then
@@ -188,6 +193,7 @@ line() {   # figure, measured, baseline, goal op, goal
 
 printf '\n%-44s %12s %12s %8s  %s\n' figure measured baseline ratio goal
 line "local hit rps / stock static rps" "$r_local" "$r_stock" ">=" 0.97
+line "local hit rps, hit counting on / off" "$r_pop" "$r_nopop" ">=" 0.97
 line "redirect (warm cache) rps / bare 302 rps" "$r_warm" "$r_302" ">=" 0.90
 if [ -n "$r_lua" ]; then
     line "redirect (redis every time) rps / Lua peer" "$r_redis" "$r_lua" ">=" 2.0
@@ -195,6 +201,13 @@ else
     echo "redirect (redis every time) rps: $r_redis (Lua peer not run)"
 fi
 line "redirect p99 ms at half load ($half rps)" "$p99" "" "<=" 1.0
+
+# the counted hits reached Redis: the figure above measured counting
+for _ in $(seq 30); do
+    pop=$(redis-cli -p "$redis_port" ZSCORE fsdfs:pop /bench/hit.mp3)
+    [ -n "$pop" ] && break; sleep 0.1
+done
+[ -n "$pop" ] || die "hit counting on: /bench/hit.mp3 never reached fsdfs:pop"
 
 if [ -x "$top/bench/index_mem.sh" ] && [ "${BENCH_SKIP_INDEX:-0}" != 1 ]; then
     echo
