@@ -30,6 +30,8 @@ typedef struct {
 
 
 static void ngx_http_fsdfs_nodes_tick(ngx_event_t *ev);
+static void ngx_http_fsdfs_heartbeat(void);
+static void ngx_http_fsdfs_refresh_start(void);
 static void ngx_http_fsdfs_disk_post(ngx_cycle_t *cycle);
 
 
@@ -37,6 +39,7 @@ static ngx_http_fsdfs_state_t      *ngx_http_fsdfs_st;
 static ngx_http_fsdfs_main_conf_t  *ngx_http_fsdfs_mcf;
 static ngx_event_t                  ngx_http_fsdfs_tick_ev;
 static ngx_uint_t                   ngx_http_fsdfs_registering;
+static ngx_uint_t                   ngx_http_fsdfs_announce;
 static ngx_uint_t                   ngx_http_fsdfs_ticks;
 static ngx_http_fsdfs_refresh_t     ngx_http_fsdfs_refresh;
 
@@ -210,6 +213,13 @@ ngx_http_fsdfs_register_get(redisReply *reply, void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "fsdfs: node \"%V\" is id %i", &fmcf->name, id);
+
+    /* beat and read the table now, not a tick later; once the table is
+     * in (commands are answered from then on) a node-up event tells the
+     * master, which re-reads the node table at once */
+    ngx_http_fsdfs_announce = 1;
+    ngx_http_fsdfs_heartbeat();
+    ngx_http_fsdfs_refresh_start();
 }
 
 
@@ -303,6 +313,13 @@ ngx_http_fsdfs_refresh_done(void)
     st->generation++;
 
     ngx_shmtx_unlock(&st->mutex);
+
+    if (ngx_http_fsdfs_announce) {
+        ngx_http_fsdfs_announce = 0;
+        (void) ngx_http_fsdfs_redis_command(ngx_http_fsdfs_ignore, "XADD",
+                  "XADD %sevents MAXLEN ~ 100000 * type node-up node %lld",
+                  ngx_http_fsdfs_mcf->prefix.data, (long long) st->self_id);
+    }
 }
 
 

@@ -43,6 +43,7 @@ struct state_s {
     fsd_node_t        **nodes;          /* by id */
     unsigned            max_id;
     uint64_t            corrupt_logged;
+    unsigned            node_up;        /* a node-up event was read */
 };
 
 
@@ -561,6 +562,16 @@ state_parse_holders(const char *s, unsigned *ids, unsigned cap)
 
 
 int
+state_node_up(state_t *st)
+{
+    unsigned  up = st->node_up;
+
+    st->node_up = 0;
+    return up != 0;
+}
+
+
+int
 state_events(state_t *st, unsigned max)
 {
     size_t          i, m;
@@ -610,6 +621,10 @@ state_events(state_t *st, unsigned max)
             continue;
         }
         state_event_fields(&evs[m], e->element[1]);
+        if (evs[m].type != NULL && strcmp(evs[m].type, "node-up") == 0) {
+            st->node_up = 1;
+            continue;
+        }
         if (evs[m].type == NULL || evs[m].path == NULL
             || fsdfs_path_check(evs[m].path, evs[m].plen) != NULL)
         {

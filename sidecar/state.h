@@ -91,4 +91,8 @@ int state_load(state_t *st, uint32_t buckets, state_load_stats_t *stats);
  * Returns the number of events read, or -1. */
 int state_events(state_t *st, unsigned max);
 
+/* 1 once after state_events read a node-up event (a node registered or
+ * restarted: the node table is worth reading now), else 0. */
+int state_node_up(state_t *st);
+
 #endif
