@@ -7,6 +7,7 @@
 #   make test-asan  every test against the ASan/UBSan build
 #   make demo       deps, build, a 3-node cluster on loopback with audio
 #   make bench      read-path benchmarks, printed as ratios
+#   make deb        Debian packages of the module and of fsdfsd + CLI in $(BUILD)/deb/
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds the module against that tree
 # instead of Debian's nginx-dev copy in /usr/share/nginx/src.
@@ -43,7 +44,7 @@ UNIT_BIN   := $(UNIT_SRC:lua-free-tests/%.c=$(BUILD)/tests/%)
 MOD_SRC    := config $(wildcard ngx_module/*.[ch]) $(wildcard common/*.[ch])
 MODULE     := $(BUILD)/ngx_http_fsdfs_module.so
 
-.PHONY: all module cli daemon unit plugins deps test asan test-asan demo demo-stop bench clean
+.PHONY: all module cli daemon unit plugins deps test asan test-asan demo demo-stop bench deb clean
 
 all: module cli daemon unit plugins
 
@@ -136,6 +137,10 @@ demo-stop:
 
 bench: deps all $(BUILD)/bench/fill_index
 	FSDFS_BUILD=$(abspath $(BUILD)) bench/read_path.sh
+
+# dpkg-deb and dpkg-shlibdeps come with build-essential (dpkg-dev)
+deb: deps module cli daemon
+	conf.d/deb/build.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan
