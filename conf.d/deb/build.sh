@@ -20,7 +20,8 @@
 # from dpkg-shlibdeps, run in a minimal debian/ tree under BUILD/deb/.
 # Output: BUILD/deb/*.deb. Overrides: FSDFS_DEB_VERSION (default: the
 # module's version, revision 1), FSDFS_NGINX_ABI (default: the installed
-# nginx package's Provides).
+# nginx package's Provides), FSDFS_DEB_MAINTAINER (name <email>; lintian
+# wants a real mail host).
 
 set -euo pipefail
 
@@ -42,6 +43,7 @@ for t in dpkg-deb dpkg-shlibdeps dpkg-query strip gzip md5sum; do
 done
 
 arch=$(dpkg --print-architecture)
+maintainer=${FSDFS_DEB_MAINTAINER:-fsdfs maintainers <fsdfs@localhost>}
 version=${FSDFS_DEB_VERSION:-}
 if [ -z "$version" ]; then
     version=$(sed -n 's/^#define NGX_HTTP_FSDFS_VERSION *"\(.*\)"/\1/p' \
@@ -94,8 +96,8 @@ Copyright: the fsdfs authors
 License: see the fsdfs source tree
 EOF
     chmod 0644 "$d/copyright"
-    printf '%s (%s) unstable; urgency=medium\n\n  * Built from the fsdfs source tree.\n\n -- fsdfs maintainers <fsdfs@localhost>  %s\n' \
-        "$1" "$version" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(date +%s)}")" \
+    printf '%s (%s) unstable; urgency=medium\n\n  * Built from the fsdfs source tree.\n\n -- %s  %s\n' \
+        "$1" "$version" "$maintainer" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(date +%s)}")" \
         | gzip -9n > "$d/changelog.Debian.gz"
     chmod 0644 "$d/changelog.Debian.gz"
 }
@@ -119,6 +121,7 @@ control() {                    # control PACKAGE DIR DEPENDS
     size=$(du -sk --exclude=DEBIAN "$d" | cut -f1)
     sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" \
         -e "s/@DEPENDS@/$3/" -e "s/@SIZE@/$size/" \
+        -e "s|@MAINTAINER@|$maintainer|" \
         "$here/$1/control.in" > "$d/DEBIAN/control"
     for s in postinst prerm postrm conffiles; do
         [ -f "$here/$1/$s" ] || continue
