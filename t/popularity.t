@@ -168,6 +168,20 @@ restart_redis($redis);
 ok(wait_for(sub { (score('/m/b.mp3') || 0) > 0 }, 8), 'flushed after redis is back');
 near(score('/m/b.mp3'), 30 * 2 ** ((time - $t0) / $h), '30 GETs while down');
 
+# --- min_hits: paths under it in an interval are dropped at the flush ------
+
+my $g = start_node(name => 'gamma',
+                   http => 'fsdfs_popularity zone=g:1m flush=2s min_hits=3;');
+write_file("$g->{root}/g/$_.mp3", $_) for qw(few many);
+sleep 1.2;                              # T0 and H read
+http($g->{port}, 'GET', '/g/few.mp3') for 1 .. 2;
+http($g->{port}, 'GET', '/g/many.mp3') for 1 .. 5;
+ok(wait_for(sub { (score('/g/many.mp3') || 0) > 0 }, 5), 'min_hits=3: 5 hits flushed');
+near(score('/g/many.mp3'), 5 * 2 ** ((time - $t0) / $h), 'min_hits=3: 5 GETs');
+is(score('/g/few.mp3'), '', 'min_hits=3: 2 hits dropped');
+ok(wait_for(sub { status_json($g)->{counters}{pop_entries} == 0 }, 3),
+   'min_hits=3: zone empty after the flush');
+
 # --- a tiny zone evicts --------------------------------------------------------
 
 my $tiny = start_node(name => 'tiny',
