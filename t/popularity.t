@@ -199,4 +199,14 @@ cmp_ok($tc->{pop_entries}, '<', $files / 2, "tiny zone: $tc->{pop_entries} entri
 is($tc->{pop_entries} + $tc->{pop_evicted}, $files, 'entries + evicted = paths');
 is(http($tiny->{port}, 'GET', '/t/file-1.mp3')->{status}, 200, 'tiny zone node still serves');
 
+# reload, same zone: the counts waiting in it survive and are flushed by
+# the new worker 0
+ok(reload($tiny, http => 'fsdfs_popularity zone=tiny:32k flush=300ms;'), 'reloaded');
+ok(wait_for(sub { status_json($tiny)->{counters}{pop_entries} == 0 }, 5),
+   'after reload: zone flushed');
+my $kept = $tc->{pop_entries};
+cmp_ok(status_json($tiny)->{counters}{pop_flushed}, '>=', $kept,
+       "after reload: the $kept waiting entries flushed");
+near(score("/t/file-$files.mp3"), 2 ** ((time - $t0) / $h), 'after reload: last path');
+
 finish();
