@@ -46,6 +46,7 @@ index_holder(rds_t *r, const char *prefix, uint32_t buckets,
 {
     int              attempt, rc;
     char             key[FSDFS_KEY_MAX], buf[FSDFS_RECORD_MAX];
+    char             old[FSDFS_RECORD_MAX + 1];
     redisReply      *w, *g, *m, *h, *e;
     fsdfs_record_t   rec;
 
@@ -70,8 +71,11 @@ index_holder(rds_t *r, const char *prefix, uint32_t buckets,
             return INDEX_GONE;
         }
 
-        if (g->type != REDIS_REPLY_STRING
-            || fsdfs_record_decode(&rec, g->str, g->len) != 0)
+        /* the decoded variables point into the text they came from: it
+         * must outlive the reply, which is freed before the re-encode */
+        if (g->type != REDIS_REPLY_STRING || g->len > FSDFS_RECORD_MAX
+            || (memcpy(old, g->str, g->len),
+                fsdfs_record_decode(&rec, old, g->len) != 0))
         {
             fsd_log(FSD_LOG_WARN, "corrupt record of \"%.*s\" left alone",
                     (int) len, path);
