@@ -427,15 +427,26 @@ ngx_http_fsdfs_pull_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    if (ngx_http_fsdfs_mkdirs(file, cmd->root_len, log) != NGX_OK
-        || ngx_http_fsdfs_tmp_name(p->tmp, p->tmp_cap, file) != NGX_OK)
-    {
+    if (ngx_http_fsdfs_tmp_name(p->tmp, p->tmp_cap, file) != NGX_OK) {
         ngx_http_fsdfs_pull_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  "cannot make the directory", NULL);
         return;
     }
 
+    /* the directory is there but for a path's first copy: its mkdirs
+     * (each one locking a parent directory) only when the open says so */
     p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+    if (p->fd == -1 && ngx_errno == NGX_ENOENT) {
+        if (ngx_http_fsdfs_mkdirs(file, cmd->root_len, log) != NGX_OK) {
+            ngx_http_fsdfs_pull_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "cannot make the directory", NULL);
+            return;
+        }
+
+        p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+
     if (p->fd == -1) {
         ngx_http_fsdfs_pull_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                  "cannot create the temp file",
