@@ -27,6 +27,20 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 need_cluster();
+
+# a plug-in that cannot be loaded stops fsdfsd before it does anything
+{
+    my $conf = tmp() . '/bad-plugin.conf';
+    write_file($conf, "secret " . secret_file() . "\npolicy_plugin " . tmp() . "/none.so\n");
+    my $out = `${\ build_dir()}/fsdfsd -c $conf -t 2>&1`;
+    is($? >> 8, 2, 'fsdfsd -t refuses a missing plug-in');
+    like($out, qr{policy_plugin "\S+/none\.so": cannot load}, 'and says why') or diag($out);
+    write_file($conf, "secret " . secret_file() . "\npolicy_plugin ${\ build_dir()}/sample_policy.so\n"
+                      . "rule ^/music/hits/ 3\n");
+    $out = `${\ build_dir()}/fsdfsd -c $conf -t 2>&1`;
+    like($out, qr/ok .*1 rule\(s\), policy plug-in/, 'the sample plug-in loads') or diag($out);
+}
+
 my $redis = start_redis();
 fsdfs('init', '--buckets', '64');
 my @n = map { start_node(name => $_, commands => 1, quota => '650k') } qw(a b c d);
