@@ -92,5 +92,24 @@ my $s = redis_cli('ZSCORE', 'fsdfs:pop', '/music/t05.ogg');
 my $pop = $s * 2 ** (-(time - $nt0) / 2);
 ok($pop > 4 && $pop < 5.5, "popularity kept across the rebase (~5, read $pop)");
 
+# a new half-life: the scores are converted, popularity now is kept
+sub pop_now {
+    my ($t0, $h) = split ' ', redis_cli('HMGET', 'fsdfs:config', 'pop_t0', 'pop_half_life');
+    my $s = redis_cli('ZSCORE', 'fsdfs:pop', $_[0]);
+    return $s * 2 ** (-(time - $t0) / $h);
+}
+stop_fsdfsd($m);
+my ($p0, $at) = (pop_now('/music/t05.ogg'), time);
+$m = start_fsdfsd(name => 'm3', extra => { %extra, pop_half_life => '4s' });
+ok(wait_for(sub { fsdfsd_log($m) =~ /popularity half-life 2s -> 4s: \d+ member/ }, 15),
+   'a new half-life rescales the scores') or diag(fsdfsd_tail($m));
+is(redis_cli('HGET', 'fsdfs:config', 'pop_half_life'), '4', 'pop_half_life 4 in fsdfs:config');
+my $p1 = pop_now('/music/t05.ogg');
+my $dt = time - $at;
+# pop_t0 is whole seconds: the conversion is done as of the second that
+# began, up to 1 s before our first reading (at most 2^(1/2) more)
+ok($p1 <= $p0 * 1.42 && $p1 >= $p0 * 2 ** (-$dt / 2) * 0.99,
+   sprintf 'popularity kept across the change (%.3f, then %.3f %.1fs later)', $p0, $p1, $dt);
+
 files_answer('popularity', \%files, @n);
 finish();

@@ -140,6 +140,7 @@ struct repl_s {
     uint64_t             npop;
     uint32_t             pop_stamp;
     double               pop_t0, pop_h; /* seconds */
+    char                 pop_t0s[64];   /* pop_t0 as Redis has it */
     int64_t              pop_next_ms;
 
     stats_counters_t     counters;
@@ -960,13 +961,63 @@ repl_usec(void)
 
 /* Popularity ---------------------------------------------------------------- */
 
+/* Scales every score of <prefix>pop by 2^-k and sets pop_t0 and
+ * pop_half_life, in one script, so no node's ZINCRBY lands between the
+ * two: nodes compute with the T0 and H they last read, and their script
+ * refuses a batch once either changed. The script first checks that T0
+ * and H are still what this master read (t0, h: the exact strings), so
+ * the same rescale is never applied twice. Members left below
+ * REPL_POP_FLOOR plays go. Returns the members scaled, or -1. */
+static const char  repl_scale_lua[] =
+    "if redis.call('HGET', KEYS[2], 'pop_t0') ~= ARGV[2] or "
+    "redis.call('HGET', KEYS[2], 'pop_half_life') ~= ARGV[3] then "
+    "return -1 end\n"
+    "local f = 2 ^ (-tonumber(ARGV[1]))\n"
+    "local m = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
+    "for i = 1, #m, 2 do\n"
+    "  redis.call('ZADD', KEYS[1], tonumber(m[i + 1]) * f, m[i])\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])\n"
+    "redis.call('HSET', KEYS[2], 'pop_t0', ARGV[4], 'pop_half_life', ARGV[5])\n"
+    "return #m / 2\n";
+
+
+static long long
+repl_pop_scale(repl_t *rp, double k, const char *t0, const char *h,
+    long long new_t0, long long new_h)
+{
+    char         kpop[FSDFS_KEY_MAX], kcfg[FSDFS_KEY_MAX], ks[64], fl[32];
+    long long    n = -1;
+    redisReply  *rep;
+
+    fsdfs_key(kpop, sizeof(kpop), rp->conf->prefix, "pop");
+    fsdfs_key(kcfg, sizeof(kcfg), rp->conf->prefix, "config");
+    snprintf(ks, sizeof(ks), "%.17g", k);
+    snprintf(fl, sizeof(fl), "%g", REPL_POP_FLOOR);
+
+    rep = rds_cmd(rp->r, "EVAL %s 2 %s %s %s %s %s %lld %lld %s",
+                  repl_scale_lua, kpop, kcfg, ks, t0, h, new_t0, new_h, fl);
+    if (rds_is(rep, REDIS_REPLY_INTEGER)) {
+        n = rep->integer;
+    } else {
+        fsd_log(FSD_LOG_WARN, "popularity rescale failed%s%s",
+                rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    }
+    freeReplyObject(rep);
+    return n;
+}
+
+
 /* The master's half of the encoding nodes use to add hits to <prefix>pop:
- * H is the config's, T0 is set once and only moves at a rebase. */
+ * H is the config's, T0 is set once and only moves at a rescale. When the
+ * configured H differs from the one the scores were made with, they are
+ * converted: popularity now is kept, T0 becomes now. */
 static int
 repl_pop_init(repl_t *rp)
 {
-    char         key[FSDFS_KEY_MAX];
-    long long    h, now;
+    char         key[FSDFS_KEY_MAX], t0s[64], hs[64];
+    long long    h, now, old_h, n;
     redisReply  *rep;
 
     fsdfs_key(key, sizeof(key), rp->conf->prefix, "config");
@@ -975,6 +1026,27 @@ repl_pop_init(repl_t *rp)
         h = 1;
     }
     now = (long long) (fsd_wall_ms() / 1000);
+
+    rep = rds_cmd(rp->r, "HMGET %s pop_t0 pop_half_life", key);
+    if (rds_is(rep, REDIS_REPLY_ARRAY) && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_STRING
+        && rep->element[1]->type == REDIS_REPLY_STRING
+        && rep->element[0]->len < sizeof(t0s) && rep->element[1]->len < sizeof(hs))
+    {
+        snprintf(t0s, sizeof(t0s), "%s", rep->element[0]->str);
+        snprintf(hs, sizeof(hs), "%s", rep->element[1]->str);
+        old_h = strtoll(hs, NULL, 10);
+        if (old_h >= 1 && old_h != h) {
+            n = repl_pop_scale(rp, (double) (now - strtoll(t0s, NULL, 10))
+                                   / (double) old_h, t0s, hs, now, h);
+            if (n >= 0) {
+                fsd_log(FSD_LOG_INFO, "popularity half-life %llds -> %llds: "
+                        "%lld member(s) rescaled, pop_t0 is now %lld",
+                        old_h, h, n, now);
+            }
+        }
+    }
+    freeReplyObject(rep);
 
     rds_append(rp->r, "HSET %s pop_half_life %lld", key, h);
     rds_append(rp->r, "HSETNX %s pop_t0 %lld", key, now);
@@ -990,6 +1062,8 @@ repl_pop_init(repl_t *rp)
     }
 
     rp->pop_t0 = strtod(rep->str, NULL);
+    snprintf(rp->pop_t0s, sizeof(rp->pop_t0s), "%.*s",
+             (int) (rep->len < sizeof(rp->pop_t0s) ? rep->len : 0), rep->str);
     rp->pop_h = (double) h;
     freeReplyObject(rep);
     return 0;
@@ -997,46 +1071,23 @@ repl_pop_init(repl_t *rp)
 
 
 /* Scores grow by 2 every half-life: past 2^64 they would lose the plays
- * added now to rounding. One script scales them all down by 2^k and moves
- * T0 by k half-lives, so every score keeps its meaning (nodes see the new
- * T0 at their next read of the config); members down to nothing go. It
- * checks T0 first: a rebase by a master of an older term is not redone. */
-static const char  repl_rebase_lua[] =
-    "local t0 = tonumber(redis.call('HGET', KEYS[2], 'pop_t0'))\n"
-    "if t0 == nil or t0 ~= tonumber(ARGV[3]) then return -1 end\n"
-    "local f = 2 ^ (-tonumber(ARGV[1]))\n"
-    "local m = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
-    "for i = 1, #m, 2 do\n"
-    "  redis.call('ZADD', KEYS[1], tonumber(m[i + 1]) * f, m[i])\n"
-    "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])\n"
-    "redis.call('HSET', KEYS[2], 'pop_t0', string.format('%d', t0 + tonumber(ARGV[1]) * tonumber(ARGV[2])))\n"
-    "return #m / 2\n";
-
-
+ * added now to rounding. Every score is scaled down by 2^k and T0 moves
+ * by k half-lives, so every score keeps its meaning. */
 static void
 repl_pop_rebase(repl_t *rp, double x)
 {
-    char         kpop[FSDFS_KEY_MAX], kcfg[FSDFS_KEY_MAX];
-    long long    k = (long long) floor(x);
-    redisReply  *rep;
+    char         hs[64];
+    long long    k = (long long) floor(x), n;
 
-    fsdfs_key(kpop, sizeof(kpop), rp->conf->prefix, "pop");
-    fsdfs_key(kcfg, sizeof(kcfg), rp->conf->prefix, "config");
-
-    rep = rds_cmd(rp->r, "EVAL %s 2 %s %s %lld %lld %lld %.6g",
-                  repl_rebase_lua, kpop, kcfg, k, (long long) rp->pop_h,
-                  (long long) rp->pop_t0, REPL_POP_FLOOR);
-    if (rds_is(rep, REDIS_REPLY_INTEGER) && rep->integer >= 0) {
+    snprintf(hs, sizeof(hs), "%.0f", rp->pop_h);
+    n = repl_pop_scale(rp, (double) k, rp->pop_t0s, hs,
+                       (long long) rp->pop_t0 + k * (long long) rp->pop_h,
+                       (long long) rp->pop_h);
+    if (n >= 0) {
         fsd_log(FSD_LOG_INFO, "popularity rebased: %lld member(s) scaled by "
-                "2^-%lld, pop_t0 %.0f -> %.0f", rep->integer, k, rp->pop_t0,
-                rp->pop_t0 + (double) k * rp->pop_h);
-    } else {
-        fsd_log(FSD_LOG_WARN, "popularity rebase failed%s%s",
-                rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
-                rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+                "2^-%lld, pop_t0 %.0f -> %lld", n, k, rp->pop_t0,
+                (long long) rp->pop_t0 + k * (long long) rp->pop_h);
     }
-    freeReplyObject(rep);
 
     /* whoever rebased, the config now says where T0 is */
     repl_pop_init(rp);
