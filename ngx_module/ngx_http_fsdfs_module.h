@@ -47,6 +47,13 @@ typedef struct {
     unsigned                    active:1;
     size_t                      url_len;
     u_char                      url[NGX_HTTP_FSDFS_URL_MAX];
+    /* from its heartbeat, for the status page only */
+    size_t                      name_len;
+    u_char                      name[NGX_HTTP_FSDFS_NAME_MAX];
+    uint64_t                    quota;
+    uint64_t                    used;
+    uint64_t                    files;
+    uint64_t                    pulls;
 } ngx_http_fsdfs_node_t;
 
 
@@ -70,9 +77,31 @@ typedef struct {
     ngx_atomic_t                commands_refused;
     ngx_atomic_t                pulls_done;
     ngx_atomic_t                pulls_failed;
+    ngx_atomic_t                pulls_bytes;
+    ngx_atomic_t                pulls_out;
+    ngx_atomic_t                pulls_out_bytes;
     ngx_atomic_t                drops;
     ngx_atomic_t                puts;
+    ngx_atomic_t                puts_bytes;
 } ngx_http_fsdfs_counters_t;
+
+
+#define NGX_HTTP_FSDFS_CSTATS       16
+#define NGX_HTTP_FSDFS_KN_MAX       64
+#define NGX_HTTP_FSDFS_MASTER_MAX   64
+
+/* The cluster's figures as fsdfsd last published them (<prefix>stats and
+ * <prefix>kn), read by the heartbeating worker every second. */
+typedef struct {
+    time_t                      read;           /* last good read, 0: none */
+    uint32_t                    present;        /* bit i: field i is set */
+    int64_t                     v[NGX_HTTP_FSDFS_CSTATS];
+    size_t                      master_len;
+    u_char                      master[NGX_HTTP_FSDFS_MASTER_MAX];
+    ngx_uint_t                  nkn;
+    ngx_int_t                   kn[NGX_HTTP_FSDFS_KN_MAX];
+    uint64_t                    kn_files[NGX_HTTP_FSDFS_KN_MAX];
+} ngx_http_fsdfs_cluster_t;
 
 
 /* The state zone: the node table one worker refreshes each second, this
@@ -92,6 +121,7 @@ typedef struct {
     ngx_uint_t                  nnodes;
     ngx_http_fsdfs_node_t       nodes[NGX_HTTP_FSDFS_MAX_NODES];
     ngx_http_fsdfs_counters_t   counters;
+    ngx_http_fsdfs_cluster_t    cluster;
 } ngx_http_fsdfs_state_t;
 
 
@@ -233,10 +263,15 @@ void ngx_http_fsdfs_pop_stats(ngx_http_fsdfs_main_conf_t *fmcf,
 
 /* _status.c */
 char *ngx_http_fsdfs_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_fsdfs_status_tick(void);
 
 
 #define ngx_http_fsdfs_count(name)                                            \
     (void) ngx_atomic_fetch_add(&ngx_http_fsdfs_state()->counters.name, 1)
+
+#define ngx_http_fsdfs_count_add(name, n)                                     \
+    (void) ngx_atomic_fetch_add(&ngx_http_fsdfs_state()->counters.name,       \
+                                (ngx_atomic_int_t) (n))
 
 
 #endif /* _NGX_HTTP_FSDFS_MODULE_H_INCLUDED_ */

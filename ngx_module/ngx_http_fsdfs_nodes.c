@@ -323,6 +323,21 @@ ngx_http_fsdfs_refresh_done(void)
 }
 
 
+static uint64_t
+ngx_http_fsdfs_reply_u64(redisReply *e)
+{
+    off_t  v;
+
+    if (e->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    v = ngx_atoof((u_char *) e->str, e->len);
+
+    return (v == NGX_ERROR) ? 0 : (uint64_t) v;
+}
+
+
 static void
 ngx_http_fsdfs_refresh_node(redisReply *reply, void *data)
 {
@@ -331,7 +346,7 @@ ngx_http_fsdfs_refresh_node(redisReply *reply, void *data)
     ngx_http_fsdfs_node_t   *node = data;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 3)
+        || reply->elements != 8)
     {
         ngx_http_fsdfs_refresh.failed++;
         ngx_http_fsdfs_refresh_done();
@@ -353,6 +368,19 @@ ngx_http_fsdfs_refresh_node(redisReply *reply, void *data)
         load = ngx_atoi((u_char *) e[2]->str, e[2]->len);
         node->load = (load == NGX_ERROR) ? 0 : (ngx_uint_t) load;
     }
+
+    /* name, quota, used, files, pulls: only the status page uses them */
+    if (e[3]->type == REDIS_REPLY_STRING
+        && e[3]->len < NGX_HTTP_FSDFS_NAME_MAX)
+    {
+        node->name_len = e[3]->len;
+        ngx_memcpy(node->name, e[3]->str, e[3]->len);
+    }
+
+    node->quota = ngx_http_fsdfs_reply_u64(e[4]);
+    node->used = ngx_http_fsdfs_reply_u64(e[5]);
+    node->files = ngx_http_fsdfs_reply_u64(e[6]);
+    node->pulls = ngx_http_fsdfs_reply_u64(e[7]);
 
     ngx_http_fsdfs_refresh_done();
 }
@@ -400,7 +428,8 @@ ngx_http_fsdfs_refresh_one(ngx_http_fsdfs_node_t *node)
     ngx_http_fsdfs_refresh_t    *rf = &ngx_http_fsdfs_refresh;
 
     if (ngx_http_fsdfs_redis_command(ngx_http_fsdfs_refresh_node, node,
-                                     "HMGET %snode:%lld url state load",
+                                     "HMGET %snode:%lld url state load name"
+                                     " quota used files pulls",
                                      prefix, (long long) node->id)
         == NULL)
     {
@@ -591,6 +620,9 @@ ngx_http_fsdfs_nodes_redis_up(void)
 
     /* popularity's T0 and half-life, fresh each second */
     ngx_http_fsdfs_pop_tick();
+
+    /* the cluster's figures for the status endpoint */
+    ngx_http_fsdfs_status_tick();
 
     if (ngx_http_fsdfs_st->self_id == 0) {
         ngx_http_fsdfs_register();

@@ -536,6 +536,7 @@ ngx_http_fsdfs_pull_done(ngx_event_t *ev)
 
     if (p->created) {
         ngx_http_fsdfs_disk_adjust(cmd->size, 0);
+        ngx_http_fsdfs_count_add(pulls_bytes, cmd->size);
     }
 
     if (p->status < NGX_HTTP_BAD_REQUEST) {

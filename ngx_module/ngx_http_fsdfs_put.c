@@ -317,6 +317,7 @@ ngx_http_fsdfs_put_after(redisReply *reply, void *data)
     p->rcmd = NULL;
 
     ngx_http_fsdfs_count(puts);
+    ngx_http_fsdfs_count_add(puts_bytes, p->cmd->size);
     ngx_http_fsdfs_command_finish(p->cmd, NGX_HTTP_CREATED, NULL);
 }
 
@@ -393,6 +394,7 @@ ngx_http_fsdfs_put_indexed(redisReply *reply, void *data)
 
     if (p->outstanding == 0) {
         ngx_http_fsdfs_count(puts);
+        ngx_http_fsdfs_count_add(puts_bytes, cmd->size);
         ngx_http_fsdfs_command_finish(cmd, NGX_HTTP_CREATED, NULL);
     }
 }

@@ -556,7 +556,7 @@ ngx_http_fsdfs_lookup(ngx_http_request_t *r, ngx_http_fsdfs_ctx_t *ctx)
  * file; NGX_DONE: a directory (nginx's business: index, 301, 403).
  */
 static ngx_int_t
-ngx_http_fsdfs_local(ngx_http_request_t *r)
+ngx_http_fsdfs_local(ngx_http_request_t *r, off_t *size)
 {
     u_char                    *last;
     size_t                     root;
@@ -592,6 +592,8 @@ ngx_http_fsdfs_local(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    *size = of.size;
+
     return of.is_file ? NGX_OK : of.is_dir ? NGX_DONE : NGX_DECLINED;
 }
 
@@ -599,6 +601,7 @@ ngx_http_fsdfs_local(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_fsdfs_handler(ngx_http_request_t *r)
 {
+    off_t                        size;
     ngx_int_t                    rc;
     const char                  *bad;
     fsdfs_hrw_node_t             cand[FSDFS_MAX_HOLDERS];
@@ -651,11 +654,17 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    rc = ngx_http_fsdfs_local(r);
+    rc = ngx_http_fsdfs_local(r, &size);
     if (rc == NGX_OK || rc == NGX_DONE) {
         if (rc == NGX_OK) {
             ngx_http_fsdfs_count(local);
             ngx_http_fsdfs_play(r);
+
+            /* a peer pulling its copy from here */
+            if (ngx_http_fsdfs_has_header(r, "X-Fsdfs-Local", 13)) {
+                ngx_http_fsdfs_count(pulls_out);
+                ngx_http_fsdfs_count_add(pulls_out_bytes, size);
+            }
         }
         return NGX_DECLINED;
     }
