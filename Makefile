@@ -27,7 +27,8 @@ D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm -ldl
 
 DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev \
               libpcre2-dev libcurl4-openssl-dev redis-server perl wrk \
-              libnginx-mod-http-lua lua-nginx-redis curl sox lame
+              libnginx-mod-http-lua lua-nginx-redis curl sox lame \
+              chromium
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -57,7 +57,8 @@ start_node() {
     sed -e "s|@MODULE@|$build/ngx_http_fsdfs_module.so|" -e "s|@PREFIX@|$prefix|g" \
         -e "s|@NAME@|$name|g" -e "s|@PORT@|$port|g" -e "s|@REDIS_PORT@|$redis_port|g" \
         -e "s|@QUOTA@|$quota|" -e "s|@SECRET@|$run/secret|" \
-        -e "s|@USER@|$user|" "$top/conf.d/demo/node.conf.in" > "$prefix/nginx.conf"
+        -e "s|@USER@|$user|" -e "s|@DASHBOARD@|$top/conf.d/dashboard|" \
+        "$top/conf.d/demo/node.conf.in" > "$prefix/nginx.conf"
     nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
         || die "node $name failed to start; see $prefix/error.log"
 }
@@ -219,6 +220,7 @@ Try:
   curl -sI http://127.0.0.1:$mp$track     # on a node without it: 302 to a holder
   curl -sL -o /tmp/t.${track##*.} http://127.0.0.1:$mp$track && file /tmp/t.${track##*.}
   curl -s  http://127.0.0.1:$hp/_fsdfs/status       # node status (JSON): pulls, puts, drops
+  curl -s 'http://127.0.0.1:$hp/_fsdfs/status?format=prometheus'   # the same for Prometheus
   $build/fsdfs -r 127.0.0.1:$redis_port status      # master, K-N histogram, fill bars
   $build/fsdfs -r 127.0.0.1:$redis_port where /music/track2.ogg
   redis-cli -p $redis_port HGETALL fsdfs:stats       # what fsdfsd publishes every second
@@ -226,6 +228,7 @@ Try:
   redis-cli -p $redis_port GET fsdfs:master          # the lease: holder:epoch
   redis-cli -p $redis_port XREVRANGE fsdfs:events + - COUNT 5
   less $run/fsdfsd.log          # every pull, with its time
+Dashboard: http://127.0.0.1:${ports[0]}/_fsdfs/dashboard/   (any node's)
 Stop with: make demo-stop
 MSG
 }
