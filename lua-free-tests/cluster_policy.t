@@ -171,6 +171,8 @@ $want{$a} = 2;
 copies_follow('replicas=default: N from the policy again', 60);
 
 like(fsdfsd_log($m), qr/N of \Q$a\E is now 4/, 'the master logs N changes');
+is(stats()->{policy_clamped}, 0, 'fsdfs:stats policy_clamped: 0 (no plug-in)');
+is(stats()->{pop_boosted}, 0, 'fsdfs:stats pop_boosted: 0 (no pop_boost)');
 files_answer('policy', \%files, @n);
 
 finish();

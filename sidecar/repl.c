@@ -1426,6 +1426,8 @@ repl_tick(repl_t *rp, int64_t now)
 
     rp->counters.plan_usec = rp->plan_usec;
     rp->plan_usec = 0;
+    rp->counters.policy_clamped = policy_clamped(rp->pol);
+    rp->counters.pop_boosted = rp->npop;
     stats_publish(rp->r, rp->conf->prefix, rp->p, &rp->counters, rp->master,
                   rp->epoch);
 }

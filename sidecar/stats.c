@@ -13,7 +13,7 @@
 #include "stats.h"
 
 
-#define STATS_FIELDS  16
+#define STATS_FIELDS  18         /* the names below and master */
 #define KN_FIELDS     (PLANNER_KN_MAX - PLANNER_KN_MIN + 1)
 
 
@@ -31,7 +31,8 @@ stats_publish(rds_t *r, const char *prefix, const planner_t *p,
     static const char  *names[] = {
         "files", "bytes", "min_kn", "under", "lost", "pulls_inflight",
         "pulls_done", "pulls_failed", "drops_done", "plan_usec", "epoch",
-        "updated", "nodes_live", "copy_bytes", "drops_failed"
+        "updated", "nodes_live", "copy_bytes", "drops_failed",
+        "policy_clamped", "pop_boosted"
     };
     const char      *hargv[2 + 2 * STATS_FIELDS];
 
@@ -54,16 +55,18 @@ stats_publish(rds_t *r, const char *prefix, const planner_t *p,
     snprintf(vals[12], 32, "%u", c->nodes_live);
     snprintf(vals[13], 32, "%" PRIu64, ps.copy_bytes);
     snprintf(vals[14], 32, "%" PRIu64, c->drops_failed);
+    snprintf(vals[15], 32, "%" PRIu64, c->policy_clamped);
+    snprintf(vals[16], 32, "%" PRIu64, c->pop_boosted);
 
     hargv[0] = "HSET";
     hargv[1] = key;
-    for (i = 0; i < 15; i++) {
+    for (i = 0; i < STATS_FIELDS - 1; i++) {
         hargv[2 + 2 * i] = names[i];
         hargv[3 + 2 * i] = vals[i];
     }
-    hargv[32] = "master";
-    hargv[33] = master;
-    rds_append_argv(r, 34, hargv, NULL);
+    hargv[2 * STATS_FIELDS] = "master";
+    hargv[2 * STATS_FIELDS + 1] = master;
+    rds_append_argv(r, 2 + 2 * STATS_FIELDS, hargv, NULL);
 
     argv[0] = "HSET";
     argv[1] = kkey;

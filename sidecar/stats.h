@@ -20,6 +20,8 @@ typedef struct {
     uint64_t  drops_failed;
     uint64_t  plan_usec;        /* planner time in the last second */
     unsigned  nodes_live;
+    uint64_t  policy_clamped;   /* plug-in answers clamped since the start */
+    uint64_t  pop_boosted;      /* files popular enough for pop_boost */
 } stats_counters_t;
 
 /* 0, or -1 if Redis failed. */
