@@ -51,6 +51,9 @@
 #define REPL_DEFAULT_N      3
 #define REPL_PLAN_MAX       1000        /* decisions per loop turn */
 #define REPL_DROPS_MAX      32          /* standalone drops in flight */
+#define REPL_DROP_TRIES     8           /* a drop a node could not take yet */
+#define REPL_DROP_RETRY_MS  500         /* first wait, doubling, ... */
+#define REPL_DROP_RETRY_MAX 30000       /* ... up to this */
 #define REPL_EVENTS_MAX     1000
 #define REPL_BACKOFF_SLOTS  8192
 #define REPL_BACKOFF_MAX    (10 * 60 * 1000)
@@ -74,6 +77,7 @@ struct repl_op_s {
     planner_move_t   m;             /* OP_MOVE */
     int64_t          due_ms;        /* PH_EVICT_WAIT */
     unsigned         node;          /* OP_DROP: where */
+    unsigned         tries;         /* OP_DROP: sends so far */
     char            *path;          /* OP_DROP: own copy */
     size_t           plen;
     repl_op_t       *prev, *next;   /* in `ops` */
@@ -148,6 +152,7 @@ struct repl_s {
 };
 
 
+static void repl_drop_enqueue(repl_t *rp, repl_op_t *op);
 static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
     size_t plen);
 
@@ -627,7 +632,16 @@ repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
     op->path[plen] = '\0';
     op->plen = plen;
     op->node = node;
+    op->due_ms = 0;
+    repl_drop_enqueue(rp, op);
+}
+
+
+static void
+repl_drop_enqueue(repl_t *rp, repl_op_t *op)
+{
     op->phase = PH_QUEUED;
+    op->qnext = NULL;
 
     if (rp->drop_tail) {
         rp->drop_tail->qnext = op;
@@ -638,20 +652,71 @@ repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
 }
 
 
+/*
+ * A node that just came back answers 503 until it has read the node table,
+ * and a restarting one refuses connections: such a drop is sent again
+ * later, since a tombstoned copy that is never dropped could be served.
+ */
+static int
+repl_drop_retry(repl_t *rp, repl_op_t *op, executor_outcome_t outcome,
+    int64_t now)
+{
+    int64_t  wait;
+
+    if (op->tries >= REPL_DROP_TRIES
+        || (outcome != EXECUTOR_BUSY && outcome != EXECUTOR_UNREACHABLE
+            && outcome != EXECUTOR_TIMEOUT && outcome != EXECUTOR_NODE_ERROR))
+    {
+        return 0;
+    }
+
+    wait = (int64_t) REPL_DROP_RETRY_MS << (op->tries - 1);
+    op->due_ms = now + (wait < REPL_DROP_RETRY_MAX ? wait
+                                                   : REPL_DROP_RETRY_MAX);
+    repl_drop_enqueue(rp, op);
+    return 1;
+}
+
+
+/* Takes the first drop that is due off the queue, or NULL. */
+static repl_op_t *
+repl_drop_due(repl_t *rp, int64_t now)
+{
+    repl_op_t  *op, *prev = NULL;
+
+    for (op = rp->drop_head; op; prev = op, op = op->qnext) {
+        if (op->due_ms > now) {
+            continue;
+        }
+
+        if (prev) {
+            prev->qnext = op->qnext;
+        } else {
+            rp->drop_head = op->qnext;
+        }
+
+        if (rp->drop_tail == op) {
+            rp->drop_tail = prev;
+        }
+
+        op->qnext = NULL;
+        return op;
+    }
+
+    return NULL;
+}
+
+
 static void
 repl_drops_send(repl_t *rp)
 {
     repl_op_t   *op;
     const char  *url;
+    int64_t      now = fsd_now_ms();
 
-    while (rp->drop_head && rp->drops_inflight < REPL_DROPS_MAX) {
-        op = rp->drop_head;
-        rp->drop_head = op->qnext;
-        if (rp->drop_head == NULL) {
-            rp->drop_tail = NULL;
-        }
-        op->qnext = NULL;
-
+    while (rp->drops_inflight < REPL_DROPS_MAX
+           && (op = repl_drop_due(rp, now)) != NULL)
+    {
         url = repl_url(rp, op->node);
         if (url == NULL
             || executor_drop(rp->ex, url, op->path, rp->epoch, op) != 0)
@@ -663,6 +728,7 @@ repl_drops_send(repl_t *rp)
         }
 
         op->phase = PH_SENT;
+        op->tries++;
         rp->drops_inflight++;
     }
 }
@@ -918,6 +984,11 @@ repl_done(const executor_result_t *res, void *ctx)
         if (res->outcome == EXECUTOR_OK) {
             rp->counters.drops_done++;
             fsd_log(FSD_LOG_INFO, "dropped %s on %u", op->path, op->node);
+        } else if (repl_drop_retry(rp, op, res->outcome, now)) {
+            fsd_log(FSD_LOG_INFO, "drop %s on %u: %s (%ld), trying again",
+                    op->path, op->node, executor_outcome_name(res->outcome),
+                    res->status);
+            return;
         } else {
             rp->counters.drops_failed++;
             rp->fenced |= (res->outcome == EXECUTOR_FENCED);
