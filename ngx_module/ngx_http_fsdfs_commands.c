@@ -2,6 +2,8 @@
  * fsdfs nginx module: the signed command endpoint (/_fsdfs/pull, drop,
  * put) and drop itself.
  *
+ * (inventory and quarantine, for fsck, are in _inventory.c.)
+ *
  * A command is believed only after its signature: the query string is
  * split and percent-decoded, the canonical string is rebuilt from what
  * was parsed (fsdfs_sign_canon: method, URI path, every parameter but
@@ -454,7 +456,9 @@ ngx_http_fsdfs_command_params(ngx_http_request_t *r,
     p = ngx_cpymem(p, cmd->path.data, cmd->path.len);
     *p = '\0';
 
-    if (cmd->op.len == 4 && ngx_strncmp(cmd->op.data, "drop", 4) == 0) {
+    if ((cmd->op.len == 4 && ngx_strncmp(cmd->op.data, "drop", 4) == 0)
+        || cmd->op.len == 10)                               /* quarantine */
+    {
         return NGX_OK;
     }
 
@@ -697,6 +701,12 @@ ngx_http_fsdfs_commands_handler(ngx_http_request_t *r)
     } else if (cmd->op.len == 3 && ngx_strncmp(p, "put", 3) == 0) {
         method = NGX_HTTP_PUT;
 
+    } else if (cmd->op.len == 9 && ngx_strncmp(p, "inventory", 9) == 0) {
+        method = NGX_HTTP_GET;
+
+    } else if (cmd->op.len == 10 && ngx_strncmp(p, "quarantine", 10) == 0) {
+        method = NGX_HTTP_POST;
+
     } else {
         ngx_str_set(&cmd->op, "unknown");
         return ngx_http_fsdfs_command_answer(cmd, NGX_HTTP_NOT_FOUND,
@@ -712,6 +722,8 @@ ngx_http_fsdfs_commands_handler(ngx_http_request_t *r)
         ngx_str_set(&h->key, "Allow");
         if (method == NGX_HTTP_PUT) {
             ngx_str_set(&h->value, "PUT");
+        } else if (method == NGX_HTTP_GET) {
+            ngx_str_set(&h->value, "GET");
         } else {
             ngx_str_set(&h->value, "POST");
         }
@@ -737,6 +749,10 @@ ngx_http_fsdfs_commands_handler(ngx_http_request_t *r)
                                              "node not ready");
     }
 
+    if (method == NGX_HTTP_GET) {                               /* inventory */
+        return ngx_http_fsdfs_inventory(cmd);
+    }
+
     rc = ngx_http_fsdfs_command_params(r, cmd, &error);
     if (rc != NGX_OK) {
         return ngx_http_fsdfs_command_answer(cmd, rc, error);
@@ -755,6 +771,10 @@ ngx_http_fsdfs_commands_handler(ngx_http_request_t *r)
 
         if (cmd->op.data[0] == 'd') {
             return ngx_http_fsdfs_drop(cmd);
+        }
+
+        if (cmd->op.data[0] == 'q') {
+            return ngx_http_fsdfs_quarantine(cmd);
         }
 
         return ngx_http_fsdfs_pull(cmd);

@@ -251,6 +251,10 @@ ngx_int_t ngx_http_fsdfs_tmp_name(char *buf, size_t cap, const char *file);
 /* _put.c */
 ngx_int_t ngx_http_fsdfs_put(ngx_http_fsdfs_command_t *cmd);
 
+/* _inventory.c */
+ngx_int_t ngx_http_fsdfs_inventory(ngx_http_fsdfs_command_t *cmd);
+ngx_int_t ngx_http_fsdfs_quarantine(ngx_http_fsdfs_command_t *cmd);
+
 /* _pop.c */
 char *ngx_http_fsdfs_pop_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_fsdfs_pop_init_zone(ngx_shm_zone_t *zone, void *data);

@@ -59,6 +59,16 @@ static const cli_command_t  cli_commands[] = {
       "set PATH replicas=N|replicas=default VAR=VALUE... VAR=...\n"
       "    change PATH's replica count (1..255, default: by policy) and\n"
       "    user variables (VAR= removes one)" },
+    { "fsck", cli_fsck,
+      "fsck [--repair [--adopt]] [--sums] [--node NAME] [--json]\n"
+      "    compare the index with each live node's disk (or NAME's) by a\n"
+      "    signed inventory: missing, extra, size and (--sums, slow) sum\n"
+      "    mismatches, per node and in total; --repair drops missing\n"
+      "    holders, quarantines bad copies on the node and registers good\n"
+      "    extra ones (unknown paths only reported, or with --adopt and\n"
+      "    --sums registered as new records); exit 0 clean,\n"
+      "    1 problems found (also when repaired), 4 a node failed; needs\n"
+      "    the command secret (-s)" },
     { NULL, NULL, NULL }
 };
 
