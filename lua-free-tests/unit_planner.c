@@ -326,7 +326,6 @@ test_liveness(void)
     planner_node_draining(p, 4, 1);
     while (planner_next(p, 0, &m)) {
         seen4 |= m.dst == 4 || m.dst == 3;
-        src3 |= m.src == 3;
         planner_done(p, &m, 1);
     }
     ok(!seen4, "neither stale nor draining nodes are targets");
@@ -556,6 +555,109 @@ test_random(void)
 }
 
 
+/* fsdfs drain: a draining node's copies stop counting, it stays a source,
+ * it is never a target, and its copies go only once N is met elsewhere. */
+static void
+test_drain(void)
+{
+    planner_t        *p = cluster(4, 100 * MB);
+    planner_move_t    m;
+    planner_drain_t   d, d2;
+    planner_file_t    a, b, c;
+    uint64_t          files, bytes;
+    int               n, dst3 = 0;
+
+    planner_set_default_n(p, 2);
+    a = add(p, "/only3", MB, 0, (const uint16_t[]) { 3 }, 1);
+    b = add(p, "/on13", 2 * MB, 0, (const uint16_t[]) { 1, 3 }, 2);
+    c = add(p, "/on12", MB, 0, (const uint16_t[]) { 1, 2 }, 2);
+    ok(!planner_next_drain(p, &d), "no node draining: no drain drop");
+
+    planner_drain_left(p, 3, &files, &bytes);
+    ok(files == 2 && bytes == 3 * MB, "node 3 holds 2 files, 3 MB");
+    planner_node_draining(p, 3, 1);
+    is_int(planner_file_k(p, a), 0, "draining: its copy stops counting");
+    is_int(planner_file_kn(p, b), -1, "a file on it and one other: K-N -1");
+    is_int(planner_file_kn(p, c), 0, "files elsewhere unchanged");
+    ok(holds(p, a, 3), "but it stays a holder");
+    ok(!planner_next_drain(p, &d), "nothing has N elsewhere: no drop");
+
+    /* the neediest first: /only3 (K-N -2), sourced from node 3 */
+    ok(planner_next(p, 0, &m) && m.file == a && m.src == 3 && m.dst != 3,
+       "the file only it holds is copied first, from it");
+    ok(!planner_next_drain(p, &d), "in flight: its copy stays");
+    planner_done(p, &m, 1);
+    while (planner_next(p, 0, &m)) {
+        dst3 |= m.dst == 3;
+        planner_done(p, &m, 1);
+    }
+    ok(!dst3, "never a target");
+    ok(planner_file_k(p, a) >= 2 && planner_file_k(p, b) >= 2,
+       "both of its files have N on the others");
+
+    n = 0;
+    while (planner_next_drain(p, &d)) {
+        ok(d.node == 3, "drain drop on node 3");
+        if (n++ == 0) {
+            d2 = d;
+            continue;
+        }
+        ok(planner_drain_ok(p, &d), "still safe when sent");
+        planner_drain_done(p, &d, 1);
+    }
+    is_int(n, 2, "two copies handed out, once each");
+    planner_drain_left(p, 3, &files, &bytes);
+    is_int((int) files, 1, "progress: one left while its drop is pending");
+    planner_drain_done(p, &d2, 0);
+    ok(holds(p, d2.file, 3), "a failed drop: the holder comes back");
+    ok(planner_next_drain(p, &d), "and is handed out again");
+    planner_drain_done(p, &d, 1);
+    planner_drain_left(p, 3, &files, &bytes);
+    ok(files == 0 && bytes == 0, "node 3 drained: empty");
+    ok(!holds(p, a, 3) && !holds(p, b, 3), "no file lists it");
+    planner_free(p);
+
+    /* never the last copy: the only holder drains with no target left */
+    p = cluster(1, 100 * MB);
+    a = add(p, "/last", MB, 1, (const uint16_t[]) { 1 }, 1);
+    planner_node_draining(p, 1, 1);
+    ok(!planner_next(p, 0, &m), "no target: no move");
+    ok(!planner_next_drain(p, &d), "the last copy is never dropped");
+    planner_free(p);
+
+    /* the copy elsewhere is on a stale node: counts, but is not LIVE */
+    p = cluster(3, 100 * MB);
+    planner_set_default_n(p, 1);
+    a = add(p, "/s", MB, 0, (const uint16_t[]) { 1, 2 }, 2);
+    planner_node_state(p, 2, PLANNER_STALE);
+    planner_node_state(p, 3, PLANNER_STALE);
+    planner_node_draining(p, 1, 1);
+    ok(!planner_next_drain(p, &d), "no LIVE copy elsewhere: kept");
+    planner_node_state(p, 2, PLANNER_LIVE);
+    ok(planner_next_drain(p, &d) && d.node == 1, "a LIVE one: dropped");
+    planner_drain_done(p, &d, 1);
+
+    /* cancel: counts again */
+    planner_free(p);
+    p = cluster(3, 100 * MB);
+    planner_set_default_n(p, 2);
+    a = add(p, "/x", MB, 0, (const uint16_t[]) { 1, 2 }, 2);
+    planner_node_draining(p, 2, 1);
+    is_int(planner_file_kn(p, a), -1, "draining: K-N -1");
+    planner_node_draining(p, 2, 0);
+    is_int(planner_file_kn(p, a), 0, "cancelled: it counts again");
+    ok(!planner_next_drain(p, &d), "and nothing is dropped");
+    planner_node_draining(p, 2, 1);
+    planner_node_state(p, 2, PLANNER_DEAD);
+    is_int(planner_file_kn(p, a), -1, "draining then dead: K-N stays -1");
+    planner_node_draining(p, 2, 0);
+    is_int(planner_file_kn(p, a), -1, "dead, not draining: still -1");
+    planner_node_state(p, 2, PLANNER_LIVE);
+    is_int(planner_file_kn(p, a), 0, "live again: 0");
+    planner_free(p);
+}
+
+
 int
 main(void)
 {
@@ -567,5 +669,6 @@ main(void)
     test_edits();
     test_starvation();
     test_random();
+    test_drain();
     return done_testing();
 }

@@ -75,6 +75,8 @@ typedef struct {
     int32_t   lim_in, lim_out;
     uint16_t  in, out;
     uint8_t   known, state, draining;
+    uint32_t  dfiles;                  /* drain drops handed out, pending */
+    uint64_t  dbytes;
 } pnode_t;
 
 typedef struct {
@@ -106,6 +108,8 @@ struct planner_s {
     uint16_t   *ids;                   /* known node ids */
     unsigned    nids;
     unsigned    ntargets;              /* LIVE and active */
+    unsigned    ndraining;
+    uint32_t    dcur;                  /* planner_next_drain()'s cursor */
     uint32_t    stamp;
 
     pfail_t    *fails;
@@ -169,10 +173,12 @@ kn_of(const planner_t *p, const pfile_t *f)
 }
 
 
+/* Whether a node's copies count in K: known, not DEAD, not draining. */
 static int
 counts(const planner_t *p, unsigned id)
 {
-    return p->nodes[id].known && p->nodes[id].state != PLANNER_DEAD;
+    return p->nodes[id].known && p->nodes[id].state != PLANNER_DEAD
+           && !p->nodes[id].draining;
 }
 
 
@@ -360,9 +366,11 @@ count_targets(planner_t *p)
     pnode_t  *n;
 
     p->ntargets = 0;
+    p->ndraining = 0;
     for (i = 0; i < p->nids; i++) {
         n = &p->nodes[p->ids[i]];
         p->ntargets += (n->state == PLANNER_LIVE && !n->draining);
+        p->ndraining += n->draining;
     }
 }
 
@@ -971,27 +979,18 @@ planner_set_scan(planner_t *p, unsigned files_per_call)
 
 /* API: nodes. */
 
-int
-planner_node_state(planner_t *p, unsigned id, int state)
+/* Re-counts K of every file the node holds after its copies started or
+ * stopped counting (was/now: counts() before and after). */
+static void
+node_recount(planner_t *p, unsigned id, int was, int now)
 {
-    pnode_t  *n = node_get(p, id);
-    int       was, now, kn;
     uint32_t  i;
     unsigned  k;
+    int       kn;
     pfile_t  *f;
 
-    if (n == NULL || state < PLANNER_LIVE || state > PLANNER_DEAD) {
-        return -1;
-    }
-    was = n->state != PLANNER_DEAD;
-    now = state != PLANNER_DEAD;
-    if (state == PLANNER_LIVE && n->state != PLANNER_LIVE) {
-        unpark_all(p);
-    }
-    n->state = (uint8_t) state;
-    count_targets(p);
-    if (was == now || n->files == 0) {
-        return 0;
+    if (was == now || p->nodes[id].files == 0) {
+        return;
     }
     for (i = 0; i < p->nslots; i++) {
         f = F(p, i);
@@ -1005,6 +1004,25 @@ planner_node_state(planner_t *p, unsigned id, int state)
         f->k = now ? f->k + 1 : f->k - 1;
         rekey(p, i, kn, k);
     }
+}
+
+
+int
+planner_node_state(planner_t *p, unsigned id, int state)
+{
+    pnode_t  *n = node_get(p, id);
+    int       was;
+
+    if (n == NULL || state < PLANNER_LIVE || state > PLANNER_DEAD) {
+        return -1;
+    }
+    was = counts(p, id);
+    if (state == PLANNER_LIVE && n->state != PLANNER_LIVE) {
+        unpark_all(p);
+    }
+    n->state = (uint8_t) state;
+    count_targets(p);
+    node_recount(p, id, was, counts(p, id));
     return 0;
 }
 
@@ -1013,12 +1031,15 @@ int
 planner_node_draining(planner_t *p, unsigned id, int draining)
 {
     pnode_t  *n = node_get(p, id);
+    int       was;
 
     if (n == NULL) {
         return -1;
     }
+    was = counts(p, id);
     n->draining = draining != 0;
     count_targets(p);
+    node_recount(p, id, was, counts(p, id));
     return 0;
 }
 
@@ -1632,6 +1653,129 @@ planner_fail(planner_t *p, planner_file_t f, unsigned node, int64_t until_ms)
     if (fail_insert(p, fail_key(f, node), until_ms) == 0) {
         F(p, f)->flags |= F_FAILED;
     }
+}
+
+
+/* Draining. */
+
+/* May a draining node's copy of f go: K >= 1 on nodes that count, one of
+ * them LIVE (a copy someone can read and copy from), and K >= N or every
+ * node that could take a copy already has one. */
+static int
+drain_safe(const planner_t *p, const pfile_t *f)
+{
+    unsigned        j, live = 0;
+    const pnode_t  *n;
+
+    if (f->k == 0) {
+        return 0;
+    }
+    for (j = 0; j < f->nh; j++) {
+        n = &p->nodes[f->holders[j]];
+        live += n->known && n->state == PLANNER_LIVE && !n->draining;
+    }
+    return live > 0 && (f->k >= eff_n(p, f) || live >= p->ntargets);
+}
+
+
+int
+planner_next_drain(planner_t *p, planner_drain_t *d)
+{
+    unsigned  budget, j, id;
+    uint32_t  i;
+    pfile_t  *f;
+    pnode_t  *n;
+
+    if (p->ndraining == 0 || p->nslots == 0) {
+        return 0;
+    }
+    budget = p->scan * 16 < p->nslots ? p->scan * 16 : p->nslots;
+    while (budget--) {
+        if (p->dcur >= p->nslots) {
+            p->dcur = 0;
+        }
+        i = p->dcur;
+        f = F(p, i);
+        if ((f->flags & (F_USED | F_DELETED | F_PULL)) != F_USED) {
+            p->dcur++;
+            continue;
+        }
+        for (j = 0; j < f->nh; j++) {
+            id = f->holders[j];
+            n = &p->nodes[id];
+            if (!n->known || !n->draining || n->state != PLANNER_LIVE) {
+                continue;
+            }
+            if (!drain_safe(p, f)) {
+                break;
+            }
+            /* stay on this file: another draining node may hold it too */
+            memset(d, 0, sizeof(*d));
+            d->file = i;
+            d->node = (uint16_t) id;
+            d->size = f->size;
+            d->pending = 1;
+            holder_del(p, i, id);           /* K unchanged: it did not count */
+            n->dropping += f->size;
+            n->dfiles++;
+            n->dbytes += f->size;
+            f->refs++;
+            return 1;
+        }
+        p->dcur++;
+    }
+    return 0;
+}
+
+
+int
+planner_drain_ok(const planner_t *p, const planner_drain_t *d)
+{
+    const pfile_t  *f = F(p, d->file);
+
+    if (f->flags & F_DELETED) {
+        return 1;                           /* deleted: the copy goes anyway */
+    }
+    return drain_safe(p, f);
+}
+
+
+void
+planner_drain_done(planner_t *p, planner_drain_t *d, int ok)
+{
+    pnode_t  *n = &p->nodes[d->node];
+
+    if (!d->pending) {
+        return;
+    }
+    d->pending = 0;
+    n->dropping -= d->size;
+    n->dfiles--;
+    n->dbytes -= d->size;
+    if (ok) {
+        if (n->disk_free != PLANNER_DISK_UNKNOWN) {
+            n->disk_free += d->size;
+        }
+    } else if (!(F(p, d->file)->flags & F_DELETED)) {
+        holder_add(p, d->file, d->node);
+    }
+    unref(p, d->file);
+}
+
+
+int
+planner_drain_left(const planner_t *p, unsigned id, uint64_t *files,
+    uint64_t *bytes)
+{
+    const pnode_t  *n;
+
+    if (id > PLANNER_MAX_NODE_ID) {
+        return -1;
+    }
+    n = &p->nodes[id];
+    *files = (uint64_t) n->files + n->dfiles;
+    *bytes = n->copies + n->dbytes;
+    return 0;
 }
 
 

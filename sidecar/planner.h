@@ -4,8 +4,9 @@
  * HTTP, no clock, no I/O, so a unit test drives it exactly like the daemon.
  *
  * Every file sits in a bucket queue keyed by its surplus K-N (K = holders on
- * nodes that are not DEAD, N = explicit or the planner-wide default), so the
- * neediest file is found in O(1) and a holder change re-files it in O(1).
+ * nodes neither DEAD nor draining, N = explicit or the planner-wide
+ * default), so the neediest file is found in O(1) and a holder change
+ * re-files it in O(1).
  * planner_next() takes the neediest file that can make progress and names a
  * target node (live, active, lacks the file, below its pulls-in limit, with
  * room under quota minus reserve) and a source (live holder, least loaded,
@@ -83,7 +84,8 @@ typedef uint32_t          planner_file_t;
 
 /* Node liveness. LIVE: source and target. STALE (alive key expired, not yet
  * dead): neither source nor target, its copies still count in K. DEAD: its
- * copies stop counting in K but stay listed as holders. A node the planner
+ * copies stop counting in K but stay listed as holders (so do a draining
+ * node's, see planner_node_draining). A node the planner
  * has never been told about counts as DEAD. */
 enum {
     PLANNER_LIVE = 0,
@@ -105,6 +107,14 @@ typedef struct {
     uint64_t        reserved;    /* bytes reserved on dst right now */
     int             evict_pending; /* drop not yet reported */
 } planner_move_t;
+
+/* What planner_next_drain() hands out: a draining node's copy to drop. */
+typedef struct {
+    planner_file_t  file;
+    uint16_t        node;        /* the draining node */
+    uint64_t        size;
+    int             pending;     /* planner bookkeeping: not yet reported */
+} planner_drain_t;
 
 typedef struct {
     uint64_t  files;             /* files known */
@@ -172,8 +182,12 @@ void planner_set_scan(planner_t *p, unsigned files_per_call);
 /* A change between DEAD and not DEAD re-counts K of every file the node
  * holds (scans all files when it holds any). */
 int planner_node_state(planner_t *p, unsigned id, int state);
-/* A draining node is never a target; its copies still count and serve as
- * sources. */
+/* A draining node (fsdfs drain) is never a target and its copies stop
+ * counting in K, so every file it holds is planned to its N on the other
+ * nodes, at the priority that K gives; while LIVE it stays a source, so
+ * files only it holds are copied off, not lost. planner_next_drain() then
+ * hands out its copies to drop. A change re-counts K of every file the
+ * node holds (scans all files when it holds any). */
 int planner_node_draining(planner_t *p, unsigned id, int draining);
 /* quota 0 = none (only the disk limits); disk_free PLANNER_DISK_UNKNOWN =
  * not reported (only the quota limits). Neither: the node takes nothing.
@@ -256,6 +270,36 @@ void planner_done(planner_t *p, planner_move_t *m, int ok);
 /* Do not pick (file, node) as a pull target before until_ms. */
 void planner_fail(planner_t *p, planner_file_t f, unsigned node,
     int64_t until_ms);
+
+
+/* Draining. Life of a drain drop (executor side):
+ *
+ *   planner_next_drain(p, &d)        the planner removed d.node from
+ *                                    d.file's holders (K unchanged: the
+ *                                    copy did not count) and books its
+ *                                    bytes as dropping until reported
+ *   remove d.node from the index record, wait the nodes' cache ttl
+ *   planner_drain_ok(p, &d)          still safe? (else report failure)
+ *   POST /_fsdfs/drop to d.node
+ *   planner_drain_done(p, &d, ok)    on failure the holder comes back
+ *                                    (the executor puts it back in the
+ *                                    index too)
+ *
+ * A copy is handed out only once its file has K >= N on the nodes that
+ * count, or every node that could take a copy holds one, with at least
+ * one LIVE holder that is not draining (never the last copy), and no
+ * pull of the file in flight. The draining node must be LIVE. Each call
+ * looks at most 16 * scan files (a cursor over all of them), so a whole
+ * drain costs O(files) spread over calls; 0: nothing now. */
+int planner_next_drain(planner_t *p, planner_drain_t *d);
+/* 1 if dropping d's copy is still safe (or its file was deleted). */
+int planner_drain_ok(const planner_t *p, const planner_drain_t *d);
+void planner_drain_done(planner_t *p, planner_drain_t *d, int ok);
+/* What a node still holds: files and bytes, drain drops not yet reported
+ * included (the drain's progress; 0 files: the node is empty). -1 if the
+ * id is out of range. */
+int planner_drain_left(const planner_t *p, unsigned id, uint64_t *files,
+    uint64_t *bytes);
 
 
 /* Statistics. */
