@@ -82,6 +82,8 @@ is($c->{'/usr/lib/nginx/modules/ngx_http_fsdfs_module.so'}{owner} // '', 'root/r
 ok($c->{'/usr/share/nginx/modules-available/mod-http-fsdfs.conf'},
    'its load_module line in modules-available');
 ok(!grep(m{^/etc/nginx}, keys %$c), 'no file under /etc/nginx (the postinst links it)');
+ok($c->{"/usr/share/fsdfs/dashboard/$_"}, "the dashboard's $_ in /usr/share/fsdfs/dashboard")
+    for qw(index.html dashboard.css dashboard.js);
 my $x = `dpkg-deb --fsys-tarfile $mod | tar -xOf - ./usr/share/nginx/modules-available/mod-http-fsdfs.conf`;
 is($x, "load_module modules/ngx_http_fsdfs_module.so;\n", 'the load_module line');
 like(control_file($mod, 'postinst'),

@@ -147,6 +147,9 @@ echo 'load_module modules/ngx_http_fsdfs_module.so;' \
 chmod 0644 "$d/usr/share/nginx/modules-available/mod-http-fsdfs.conf"
 put 0644 "$top/conf.d/fsdfs-node.conf" "$d/usr/share/doc/$p/examples/fsdfs-node.conf"
 put 0644 "$top/conf.d/nginx.service.d/fsdfs.conf" "$d/usr/share/doc/$p/examples/nginx.service.d/fsdfs.conf"
+for f in index.html dashboard.css dashboard.js; do
+    put 0644 "$top/conf.d/dashboard/$f" "$d/usr/share/fsdfs/dashboard/$f"
+done
 docs $p "$d"
 deps=$(shlibs $p "$d/usr/lib/nginx/modules/ngx_http_fsdfs_module.so")
 control $p "$d" "$abi, $deps"
