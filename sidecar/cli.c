@@ -59,6 +59,13 @@ static const cli_command_t  cli_commands[] = {
       "set PATH replicas=N|replicas=default VAR=VALUE... VAR=...\n"
       "    change PATH's replica count (1..255, default: by policy) and\n"
       "    user variables (VAR= removes one)" },
+    { "drain", cli_drain,
+      "drain NODE [--wait] [--cancel] [--json]\n"
+      "    take NODE out of service: its copies stop counting, its files\n"
+      "    are copied to the others (from it if need be), then its copies\n"
+      "    go; shows the files and bytes still on it and the copies made;\n"
+      "    --wait refreshes every second until it is empty (exit 0);\n"
+      "    --cancel takes the request back; exit 1 if there is no NODE" },
     { "fsck", cli_fsck,
       "fsck [--repair [--adopt]] [--sums] [--node NAME] [--json]\n"
       "    compare the index with each live node's disk (or NAME's) by a\n"

@@ -17,6 +17,7 @@ int cli_put(cli_t *cli, int argc, char **argv);
 int cli_rm(cli_t *cli, int argc, char **argv);
 int cli_set(cli_t *cli, int argc, char **argv);
 int cli_watch(cli_t *cli, int argc, char **argv);
+int cli_drain(cli_t *cli, int argc, char **argv);
 int cli_fsck(cli_t *cli, int argc, char **argv);
 
 #define FSDFS_CLI_SECRET  "/etc/fsdfs/secret"

@@ -60,14 +60,15 @@ node_age(redisReply *h)
 
 
 static void
-node_json(const node_ref_t *n, redisReply *h, int alive, int first)
+node_json(const node_ref_t *n, redisReply *h, int alive, int drain, int first)
 {
     int        i;
     long long  age = node_age(h);
 
     printf("%s{\"id\":%d,\"name\":", first ? "" : ",", n->id);
     cli_json_str(n->name, strlen(n->name));
-    printf(",\"alive\":%s,\"age\":", alive ? "true" : "false");
+    printf(",\"alive\":%s,\"draining\":%s,\"age\":", alive ? "true" : "false",
+           drain ? "true" : "false");
     if (age < 0) {
         printf("null");
     } else {
@@ -88,7 +89,7 @@ node_json(const node_ref_t *n, redisReply *h, int alive, int first)
 
 
 static void
-node_text(const node_ref_t *n, redisReply *h, int alive)
+node_text(const node_ref_t *n, redisReply *h, int alive, int drain)
 {
     char       age[32];
     long long  secs = node_age(h);
@@ -100,7 +101,8 @@ node_text(const node_ref_t *n, redisReply *h, int alive)
     }
 
     printf("%-4d %-12s %-28s %-8s %-5s %12s %12s %12s %8s %5s %5s %5s\n",
-           n->id, n->name, node_field(h, 0), node_field(h, 1),
+           n->id, n->name, node_field(h, 0),
+           drain ? "draining" : node_field(h, 1),
            alive ? "yes" : "NO", node_field(h, 2), node_field(h, 3),
            node_field(h, 4), node_field(h, 5), node_field(h, 6),
            node_field(h, 7), age);
@@ -112,25 +114,29 @@ static int
 node_print(cli_t *cli, const node_ref_t *n, int first)
 {
     int          alive, done;
-    redisReply  *h, *a;
+    redisReply  *h, *a, *d;
 
     h = cli_cmd(cli, "HMGET %snode:%d url state quota used free files load "
                 "conns version ts", cli->prefix, n->id);
     a = cli_cmd(cli, "EXISTS %salive:%d", cli->prefix, n->id);
+    /* fsdfs drain asked: shown as the state */
+    d = cli_cmd(cli, "HEXISTS %sdrain %d", cli->prefix, n->id);
     done = (h && h->type == REDIS_REPLY_ARRAY && h->elements == NODE_FIELDS
-            && a && a->type == REDIS_REPLY_INTEGER);
+            && a && a->type == REDIS_REPLY_INTEGER
+            && d && d->type == REDIS_REPLY_INTEGER);
 
     if (done) {
         alive = (a->integer == 1);
         if (cli->json) {
-            node_json(n, h, alive, first);
+            node_json(n, h, alive, d->integer == 1, first);
         } else {
-            node_text(n, h, alive);
+            node_text(n, h, alive, d->integer == 1);
         }
     }
 
     freeReplyObject(h);
     freeReplyObject(a);
+    freeReplyObject(d);
     return done;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     const char  *name;
     redisReply  *h;           /* HMGET of node_fields */
     int          alive;
+    int          draining;    /* in <prefix>drain (fsdfs drain) */
 } status_node_t;
 
 
@@ -229,6 +230,14 @@ status_load(cli_t *cli, status_t *st)
         }
         nd->alive = (a->integer == 1);
         freeReplyObject(a);
+
+        a = cli_cmd(cli, "HEXISTS %sdrain %d", cli->prefix, nd->id);
+        if (!cli_reply_ok(a, REDIS_REPLY_INTEGER)) {
+            freeReplyObject(a);
+            return cli_fail(cli);
+        }
+        nd->draining = (a->integer == 1);
+        freeReplyObject(a);
     }
 
     st->stats = cli_cmd(cli, "HGETALL %sstats", cli->prefix);
@@ -366,7 +375,8 @@ status_text_nodes(const status_t *st)
         }
 
         printf("  %-4d %-12s %-8s %-5s [%s] %5s %8s/%-8s %9s %5s\n", nd->id,
-               nd->name, *status_field(nd->h, F_STATE)
+               nd->name, nd->draining ? "draining"
+                         : *status_field(nd->h, F_STATE)
                          ? status_field(nd->h, F_STATE) : "-",
                nd->alive ? "yes" : "NO", bar, pct, used, quota,
                status_field(nd->h, F_FILES), status_field(nd->h, F_LOAD));
@@ -539,7 +549,8 @@ status_json_nodes(const status_t *st)
         nd = &st->nodes[j];
         printf("%s{\"id\":%d,\"name\":", j ? "," : "", nd->id);
         cli_json_str(nd->name, strlen(nd->name));
-        printf(",\"alive\":%s", nd->alive ? "true" : "false");
+        printf(",\"alive\":%s,\"draining\":%s", nd->alive ? "true" : "false",
+               nd->draining ? "true" : "false");
 
         for (i = 0; i < F_TS; i++) {
             printf(",\"%s\":", status_node_fields[i]);

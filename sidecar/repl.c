@@ -17,6 +17,13 @@
  * copies a returning node holds of files deleted while it was away) wait
  * in a queue and go out a bounded number at a time.
  *
+ * Draining (`fsdfs drain`, <prefix>drain): a draining node's copies stop
+ * counting, so the planner copies its files elsewhere (from it, when it
+ * is the only holder); a copy whose file has its N elsewhere then goes
+ * the way an evicted one does: out of the index, cache_ttl, checked
+ * again, dropped. Progress (files and bytes still on it) is published in
+ * <prefix>drain:<id> every second, and the log says once when it is empty.
+ *
  * N per file comes from the policy (policy.h) each time a record is read:
  * at load and after every event naming the path, so nothing of the record
  * but its N is kept. The planner keeps the wanted N and caps it by the
@@ -51,6 +58,7 @@
 #define REPL_DEFAULT_N      3
 #define REPL_PLAN_MAX       1000        /* decisions per loop turn */
 #define REPL_DROPS_MAX      32          /* standalone drops in flight */
+#define REPL_DRAINS_MAX     64          /* drain drops waiting or sent */
 #define REPL_DROP_TRIES     8           /* a drop a node could not take yet */
 #define REPL_DROP_RETRY_MS  500         /* first wait, doubling, ... */
 #define REPL_DROP_RETRY_MAX 30000       /* ... up to this */
@@ -65,7 +73,7 @@
 #define REPL_POP_FLOOR      1e-3        /* plays below which a member goes */
 
 
-enum { OP_MOVE = 1, OP_DROP };
+enum { OP_MOVE = 1, OP_DROP, OP_DRAIN };
 enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT };
 
 
@@ -75,6 +83,7 @@ struct repl_op_s {
     int              kind;
     int              phase;
     planner_move_t   m;             /* OP_MOVE */
+    planner_drain_t  d;             /* OP_DRAIN */
     int64_t          due_ms;        /* PH_EVICT_WAIT */
     unsigned         node;          /* OP_DROP: where */
     unsigned         tries;         /* OP_DROP: sends so far */
@@ -125,6 +134,7 @@ struct repl_s {
     repl_op_t           *wait_head, *wait_tail;     /* evictions waiting */
     repl_op_t           *drop_head, *drop_tail;     /* drops not yet sent */
     unsigned             drops_inflight;
+    unsigned             drains;        /* OP_DRAIN ops alive */
 
     /* holders of the file just deleted from the planner (record gone),
      * for the rm event that follows */
@@ -155,6 +165,7 @@ struct repl_s {
 static void repl_drop_enqueue(repl_t *rp, repl_op_t *op);
 static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
     size_t plen);
+static void repl_drain_send(repl_t *rp, repl_op_t *op);
 
 
 /* Ops ------------------------------------------------------------------- */
@@ -364,7 +375,7 @@ repl_on_node(void *ctx, fsd_node_t *n, node_live_t old, int is_new)
     planner_node_space(rp->p, n->id, n->quota,
                        n->free ? n->free : PLANNER_DISK_UNKNOWN);
     planner_node_load(rp->p, n->id, n->load);
-    planner_node_draining(rp->p, n->id, n->draining);
+    planner_node_draining(rp->p, n->id, n->draining || n->drain_since);
 
     if (is_new) {
         fsd_log(FSD_LOG_INFO, "node %u (%s) %s", n->id, n->name,
@@ -886,7 +897,207 @@ repl_evictions_due(repl_t *rp, int64_t now)
             rp->wait_tail = NULL;
         }
         op->qnext = NULL;
-        repl_evict_send(rp, op, now);
+        if (op->kind == OP_DRAIN) {
+            repl_drain_send(rp, op);
+        } else {
+            repl_evict_send(rp, op, now);
+        }
+    }
+}
+
+
+/* Drain drops --------------------------------------------------------------- */
+
+static void
+repl_wait_append(repl_t *rp, repl_op_t *op, int64_t now)
+{
+    op->phase = PH_EVICT_WAIT;
+    op->due_ms = now + rp->conf->cache_ttl_ms;
+    op->qnext = NULL;
+    if (rp->wait_tail) {
+        rp->wait_tail->qnext = op;
+    } else {
+        rp->wait_head = op;
+    }
+    rp->wait_tail = op;
+}
+
+
+static void
+repl_drain_end(repl_t *rp, repl_op_t *op, int ok)
+{
+    planner_drain_done(rp->p, &op->d, ok);
+    rp->drains--;
+    repl_op_free(rp, op);
+}
+
+
+/* The copy stays: a holder again, in the index and in the planner. */
+static void
+repl_drain_abort(repl_t *rp, repl_op_t *op, const char *why)
+{
+    char         pbuf[FSDFS_PATH_MAX + 1];
+    size_t       plen;
+    const char  *path = repl_path(rp, op->d.file, pbuf, &plen);
+
+    fsd_log(FSD_LOG_INFO, "drain %.*s off %u abandoned: %s", (int) plen,
+            path, op->d.node, why);
+    index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                 op->d.node, 1);
+    repl_drain_end(rp, op, 0);
+}
+
+
+static void
+repl_drain_start(repl_t *rp, const planner_drain_t *d, int64_t now)
+{
+    char            pbuf[FSDFS_PATH_MAX + 1];
+    size_t          plen;
+    const char     *path;
+    repl_op_t      *op;
+    index_result_t  res;
+
+    op = repl_op_new(rp, OP_DRAIN);
+    if (op == NULL) {
+        planner_drain_t  copy = *d;
+
+        planner_drain_done(rp->p, &copy, 0);
+        return;
+    }
+    op->d = *d;
+    rp->drains++;
+    path = repl_path(rp, d->file, pbuf, &plen);
+    fsd_log(FSD_LOG_INFO, "drain %.*s off %u: its copies are elsewhere",
+            (int) plen, path, d->node);
+
+    /* readers must stop being sent to the copy before it goes */
+    res = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                       d->node, 0);
+    if (res == INDEX_ERROR) {
+        fsd_log(FSD_LOG_WARN, "drain %.*s off %u: index update failed",
+                (int) plen, path, d->node);
+        repl_drain_end(rp, op, 0);
+        return;
+    }
+    repl_wait_append(rp, op, now);
+}
+
+
+/* After cache_ttl: drop it if its file still has its copies elsewhere. */
+static void
+repl_drain_send(repl_t *rp, repl_op_t *op)
+{
+    char         pbuf[FSDFS_PATH_MAX + 1];
+    size_t       plen;
+    const char  *path, *url;
+
+    if (!planner_drain_ok(rp->p, &op->d)) {
+        repl_drain_abort(rp, op, "it would leave too few copies");
+        return;
+    }
+    path = repl_path(rp, op->d.file, pbuf, &plen);
+    url = repl_url(rp, op->d.node);
+    if (url == NULL
+        || executor_drop(rp->ex, url, path, rp->epoch, op) != 0)
+    {
+        repl_drain_abort(rp, op, "cannot send the drop");
+        return;
+    }
+    op->phase = PH_EVICT_DROP;
+}
+
+
+static void
+repl_drain_dropped(repl_t *rp, repl_op_t *op, const executor_result_t *res)
+{
+    char         pbuf[FSDFS_PATH_MAX + 1];
+    size_t       plen;
+    const char  *path = repl_path(rp, op->d.file, pbuf, &plen);
+    fsd_node_t  *n = state_node(rp->st, op->d.node);
+
+    if (res->outcome == EXECUTOR_OK) {
+        fsd_log(FSD_LOG_INFO, "dropped %.*s on %u (drained)", (int) plen,
+                path, op->d.node);
+        rp->counters.drops_done++;
+        if (n) {
+            n->drain_drops++;
+        }
+        repl_drain_end(rp, op, 1);
+        return;
+    }
+    rp->counters.drops_failed++;
+    rp->fenced |= (res->outcome == EXECUTOR_FENCED);
+    repl_drain_abort(rp, op, executor_outcome_name(res->outcome));
+}
+
+
+/* A pull of a file a draining node holds: one more copy made for it. */
+static void
+repl_drain_copied(repl_t *rp, planner_file_t f)
+{
+    uint16_t     h[PLANNER_MAX_HOLDERS];
+    unsigned     nh, i;
+    fsd_node_t  *n;
+
+    nh = planner_file_holders(rp->p, f, h, PLANNER_MAX_HOLDERS);
+    for (i = 0; i < nh && i < PLANNER_MAX_HOLDERS; i++) {
+        n = state_node(rp->st, h[i]);
+        if (n && (n->draining || n->drain_since)) {
+            n->drain_copies++;
+        }
+    }
+}
+
+
+/* Every second: apply the drain flags, publish <prefix>drain:<id>, say
+ * once when a draining node is empty. */
+static void
+repl_drain_tick(repl_t *rp)
+{
+    char                  key[FSDFS_KEY_MAX];
+    unsigned              max_id, i;
+    int                   drain;
+    uint64_t              files, bytes;
+    fsd_node_t          **nodes, *n;
+    planner_node_info_t   in;
+    redisReply           *rep;
+
+    nodes = state_node_table(rp->st, &max_id);
+    for (i = 1; i <= max_id; i++) {
+        n = nodes[i];
+        if (n == NULL) {
+            continue;
+        }
+        drain = n->draining || n->drain_since;
+        snprintf(key, sizeof(key), "%sdrain:%u", rp->conf->prefix, n->id);
+        planner_node_info(rp->p, n->id, &in);
+        if (drain != in.draining) {
+            planner_node_draining(rp->p, n->id, drain);
+            planner_drain_left(rp->p, n->id, &files, &bytes);
+            fsd_log(FSD_LOG_INFO, drain ? "node %u (%s) drains: %" PRIu64
+                    " file(s) to move off" : "node %u (%s) no longer drains"
+                    " (%" PRIu64 " file(s) on it)", n->id, n->name, files);
+            n->drained = 0;
+            n->drain_copies = n->drain_drops = 0;
+            if (!drain) {
+                freeReplyObject(rds_cmd(rp->r, "DEL %s", key));
+            }
+        }
+        if (!drain) {
+            continue;
+        }
+        planner_drain_left(rp->p, n->id, &files, &bytes);
+        rep = rds_cmd(rp->r, "HSET %s since %lld files %" PRIu64 " bytes %"
+                      PRIu64 " copies %" PRIu64 " drops %" PRIu64 " live %d"
+                      " ts %lld", key, (long long) n->drain_since, files,
+                      bytes, n->drain_copies, n->drain_drops,
+                      n->live == NODE_LIVE, (long long) fsd_wall_ms());
+        freeReplyObject(rep);
+        if (files == 0 && !n->drained) {
+            fsd_log(FSD_LOG_INFO, "node %u (%s) drained: empty", n->id,
+                    n->name);
+        }
+        n->drained = (files == 0);
     }
 }
 
@@ -913,6 +1124,7 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
                     (int) plen, path, op->m.dst, op->m.src, res->ms);
             rp->counters.pulls_done++;
             repl_succeeded(rp, f, op->m.dst);
+            repl_drain_copied(rp, f);
             repl_move_end(rp, op, 1);
             return;
         }
@@ -997,6 +1209,11 @@ repl_done(const executor_result_t *res, void *ctx)
                     res->status);
         }
         repl_op_free(rp, op);
+        return;
+    }
+
+    if (op->kind == OP_DRAIN) {
+        repl_drain_dropped(rp, op, res);
         return;
     }
 
@@ -1413,7 +1630,7 @@ repl_settings(repl_t *rp)
                            n->free ? n->free : PLANNER_DISK_UNKNOWN);
         planner_node_load(rp->p, n->id, n->load);
         rp->counters.nodes_live += (n->live == NODE_LIVE);
-        counted += (n->live != NODE_DEAD);
+        counted += (n->live != NODE_DEAD && !n->draining && !n->drain_since);
     }
 
     /* N is clamped to the nodes there are: two nodes cannot hold three
@@ -1489,6 +1706,7 @@ repl_tick(repl_t *rp, int64_t now)
 {
     state_nodes(rp->st, fsd_wall_ms());
     repl_settings(rp);
+    repl_drain_tick(rp);
 
     if (now >= rp->pop_next_ms) {
         repl_pop_tick(rp, fsd_wall_ms());
@@ -1510,6 +1728,7 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
     int             i;
     int64_t         t0, t1;
     planner_move_t  m;
+    planner_drain_t d;
 
     if (state_events(rp->st, REPL_EVENTS_MAX) < 0) {
         fsd_log(FSD_LOG_DEBUG, "events: read failed");
@@ -1534,6 +1753,9 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
             t1 = repl_usec();
             rp->plan_usec += (uint64_t) (t1 - t0);
             repl_move_start(rp, &m, now);
+        }
+        while (rp->drains < REPL_DRAINS_MAX && planner_next_drain(rp->p, &d)) {
+            repl_drain_start(rp, &d, now);
         }
     }
 

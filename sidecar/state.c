@@ -238,6 +238,45 @@ state_node_live(state_t *st, fsd_node_t *n, int alive, int is_new,
 }
 
 
+/* <prefix>drain, written by `fsdfs drain`: a node listed there drains. */
+static int
+state_drain(state_t *st)
+{
+    size_t       i;
+    unsigned     id;
+    int64_t      since;
+    char         key[FSDFS_KEY_MAX];
+    redisReply  *rep;
+
+    fsdfs_key(key, sizeof(key), st->conf->prefix, "drain");
+    rep = rds_cmd(st->r, "HGETALL %s", key);
+    if (!rds_is(rep, REDIS_REPLY_ARRAY)) {
+        freeReplyObject(rep);
+        return -1;
+    }
+
+    for (id = 0; id <= st->max_id; id++) {
+        if (st->nodes[id]) {
+            st->nodes[id]->drain_since = 0;
+        }
+    }
+    for (i = 0; i + 1 < rep->elements; i += 2) {
+        if (rep->element[i]->str == NULL || rep->element[i + 1]->str == NULL) {
+            continue;
+        }
+        id = (unsigned) state_ull(rep->element[i]->str);
+        if (id == 0 || id > st->max_id || st->nodes[id] == NULL) {
+            continue;
+        }
+        since = (int64_t) state_ull(rep->element[i + 1]->str);
+        st->nodes[id]->drain_since = since ? since : 1;
+    }
+
+    freeReplyObject(rep);
+    return 0;
+}
+
+
 int
 state_nodes(state_t *st, int64_t wall)
 {
@@ -312,7 +351,7 @@ state_nodes(state_t *st, int64_t wall)
     }
 
     free(ids);
-    return rc;
+    return rc == 0 ? state_drain(st) : rc;
 }
 
 

@@ -31,7 +31,11 @@ typedef struct {
     unsigned      id;
     char          name[40];
     char          url[256];
-    int           draining;
+    int           draining;         /* its heartbeat says "draining" */
+    int64_t       drain_since;      /* <prefix>drain: unix s asked, 0 no */
+    int           drained;          /* repl: "drained: empty" logged */
+    uint64_t      drain_copies;     /* repl: pulls of its files, drops */
+    uint64_t      drain_drops;
     uint64_t      quota, used, free, files;
     unsigned      load, conns;
     int64_t       ts_ms;            /* last heartbeat, unix ms (its own) */
@@ -74,7 +78,9 @@ void state_free(state_t *st);
 int state_config(state_t *st, uint32_t *buckets, unsigned *replicas,
     unsigned *pulls_in, unsigned *pulls_out);
 
-/* Reads the node table and applies liveness (callbacks fire); 0 or -1. */
+/* Reads the node table and applies liveness (callbacks fire), then
+ * <prefix>drain (node id -> unix time `fsdfs drain` asked) into each
+ * node's drain_since; 0 or -1. */
 int state_nodes(state_t *st, int64_t wall_ms);
 
 /* Node by id, or NULL; and the table (index = id, entries may be NULL). */
