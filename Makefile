@@ -8,6 +8,7 @@
 #   make demo       deps, build, a 3-node cluster on loopback with audio
 #   make bench      read-path benchmarks, printed as ratios
 #   make deb        Debian packages of the module and of fsdfsd + CLI in $(BUILD)/deb/
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each, into build-fuzz/
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds the module against that tree
 # instead of Debian's nginx-dev copy in /usr/share/nginx/src.
@@ -92,6 +93,79 @@ unit: $(BUILD)/tests/drive_executor
 $(BUILD)/tests/drive_executor: lua-free-tests/drive_executor.c $(BUILD)/sidecar/executor.o $(BUILD)/sidecar/log.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isidecar $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(D_LDLIBS)
+
+# Fuzzing: lua-free-tests/fuzz_*.c are libFuzzer targets (record codec,
+# signatures, path rules, fsdfsd config). `make fuzz` builds them with
+# clang, libFuzzer and ASan/UBSan into $(FUZZ_BUILD)/ (common/ and the
+# sidecar code they need compiled there with the same flags) and runs each
+# for FUZZ_SECONDS, one after the other; a crash fails it and leaves the
+# reproducer in $(FUZZ_BUILD)/crashes/. The same targets, linked with a
+# plain driver (fuzz_main.c) by $(CC) with ASan, replay the seed corpus
+# lua-free-tests/corpus/<target>/ in `make test` (fuzz_corpus.t).
+FUZZ_PKGS    := clang-14 libclang-rt-14-dev
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+                -Icommon -Isidecar -Ilua-free-tests $(FUZZ_SAN)
+FUZZ_TARGETS := $(filter-out main,$(patsubst lua-free-tests/fuzz_%.c,%,\
+                $(wildcard lua-free-tests/fuzz_*.c)))
+FUZZ_LIB_SRC := $(COMMON_SRC) sidecar/conf.c sidecar/policy.c sidecar/log.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+SMOKE_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(BUILD)/smoke/%.o)
+SMOKE_BIN    := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
+
+.PHONY: fuzz fuzz-deps fuzz-smoke
+unit: fuzz-smoke
+fuzz-smoke: $(SMOKE_BIN)
+
+$(BUILD)/smoke/%.o: %.c $(wildcard common/*.h sidecar/*.h) lua-free-tests/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isidecar -Ilua-free-tests $(FUZZ_SAN) -c -o $@ $<
+
+$(SMOKE_BIN): $(BUILD)/tests/fuzz_%: $(BUILD)/smoke/lua-free-tests/fuzz_%.o $(BUILD)/smoke/lua-free-tests/fuzz_main.o $(SMOKE_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(FUZZ_SAN) -o $@ $^ $(D_LDLIBS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard common/*.h sidecar/*.h) lua-free-tests/fuzz.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/lua-free-tests/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(D_LDLIBS)
+
+fuzz-deps:
+	@missing=""; for p in $(FUZZ_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "fuzz-deps: installing$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# One target at a time (the machine is shared); the working corpus grows in
+# $(FUZZ_BUILD)/corpus/, the seeds in the repo are only read.
+fuzz: deps fuzz-deps
+	$(MAKE) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@mkdir -p $(FUZZ_BUILD)/crashes; total=0; crashes=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; log=$(FUZZ_BUILD)/$$t.log; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s (log $$log)"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t lua-free-tests/corpus/$$t > $$log 2>&1; \
+	  rc=$$?; crash=0; [ $$rc = 0 ] || { crash=1; tail -40 $$log; }; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log | tail -1); \
+	  rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' $$log | tail -1); \
+	  echo "fuzz: $$t: $${execs:-0} executions ($${rate:-0}/s), $$crash crashes"; \
+	  total=$$((total + $${execs:-0})); crashes=$$((crashes + crash)); \
+	done; \
+	echo "fuzz: total: $$total executions, $$crashes crashes"; \
+	[ $$crashes = 0 ] || { echo "fuzz: reproducers in $(FUZZ_BUILD)/crashes/"; exit 1; }
 
 # The module: configure a private copy of the nginx tree with the flags the
 # installed nginx was built with (Debian ships them in conf_flags), so the
