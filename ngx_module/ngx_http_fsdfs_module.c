@@ -347,7 +347,7 @@ ngx_http_fsdfs_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char     *p;
     ngx_str_t  *value, s;
-    ngx_uint_t  i;
+    ngx_uint_t  i, bit, seen;
 
     if (fmcf->redis_addr.len) {
         return "is duplicate";
@@ -359,7 +359,19 @@ ngx_http_fsdfs_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    seen = 0;
+
     for (i = 2; i < cf->args->nelts; i++) {
+
+        /* each parameter once: a second one is a mistake, not an override */
+        bit = (ngx_strncmp(value[i].data, "password=", 9) == 0) ? 1
+              : (ngx_strncmp(value[i].data, "db=", 3) == 0) ? 2
+              : (ngx_strncmp(value[i].data, "timeout=", 8) == 0) ? 4
+              : (ngx_strncmp(value[i].data, "prefix=", 7) == 0) ? 8 : 0;
+        if (seen & bit) {
+            goto invalid;
+        }
+        seen |= bit;
 
         if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
             fmcf->redis_password.data = value[i].data + 9;

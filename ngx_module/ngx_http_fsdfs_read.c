@@ -647,8 +647,10 @@ ngx_http_fsdfs_handler(ngx_http_request_t *r)
                                              : NGX_HTTP_BAD_REQUEST;
     }
 
+    /* ngx_regex_exec() answers how many pairs fit (0 when the pattern
+     * has more groups than the match data holds): negative is no match */
     if (flcf->match
-        && ngx_regex_exec(flcf->match, &r->uri, NULL, 0) != 0)
+        && ngx_regex_exec(flcf->match, &r->uri, NULL, 0) < 0)
     {
         ngx_http_fsdfs_count(rejected);
         return NGX_HTTP_NOT_FOUND;

@@ -1059,4 +1059,57 @@ sub temp_files {
 
 push @EXPORT, qw(write_secret url_encode sign_cmd sum64 http_body cmd temp_files);
 
+# Hostile-input corpus (t/hostile/*.txt) ------------------------------------
+
+# hostile_unescape(TEXT): \r \n \t \0 \\ \xHH, and {S*N} for S repeated N
+# times (S: one or more characters other than * { }).
+sub hostile_unescape {
+    my ($s) = @_;
+    $s =~ s/\{([^*{}]+)\*(\d+)\}/$1 x $2/ge;
+    $s =~ s/\\(x([0-9a-fA-F]{2})|[rnt0\\])/
+        defined $2 ? chr hex $2
+        : { r => "\r", n => "\n", t => "\t", 0 => "\0", '\\' => '\\' }->{$1}/ge;
+    return $s;
+}
+
+# hostile_cases(FAMILY): the cases of t/hostile/FAMILY.txt, in order, each
+# { name, line, KEY => raw value ... }. A case starts with `=== name`, then
+# `key: value` lines; `#` lines and blank lines are ignored. Every case
+# must have a `note` (what must not change).
+sub hostile_cases {
+    my ($family) = @_;
+    my $file = "$top/t/hostile/$family.txt";
+    open my $fh, '<', $file or die "$file: $!";
+    my (@cases, $c);
+    while (my $line = <$fh>) {
+        chomp $line;
+        next if $line =~ /^\s*(#|$)/;
+        if ($line =~ /^===\s+(.+?)\s*$/) {
+            push @cases, $c = { name => $1, line => $. };
+        } elsif ($line =~ /^([a-z_]+):\s?(.*)$/ && $c) {
+            die "$file:$.: duplicate key $1" if exists $c->{$1};
+            $c->{$1} = $2;
+        } else {
+            die "$file:$.: not a case line: $line";
+        }
+    }
+    for (@cases) {
+        die "$file:$_->{line}: case \"$_->{name}\" has no note" unless defined $_->{note};
+    }
+    return @cases;
+}
+
+# hostile_status_ok(GOT, WANT): WANT is a list like "400|414", "4xx" or "0"
+# (connection closed with no answer).
+sub hostile_status_ok {
+    my ($got, $want) = @_;
+    for my $w (split /\|/, $want) {
+        return 1 if $w =~ /^(\d)xx$/ && int($got / 100) == $1;
+        return 1 if $w =~ /^\d+$/ && $got == $w;
+    }
+    return 0;
+}
+
+push @EXPORT, qw(hostile_unescape hostile_cases hostile_status_ok);
+
 1;
