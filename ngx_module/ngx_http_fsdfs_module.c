@@ -294,10 +294,31 @@ static char *
 ngx_http_fsdfs_redis_addr(ngx_conf_t *cf, ngx_http_fsdfs_main_conf_t *fmcf,
     ngx_str_t *addr)
 {
-    u_char     *p;
-    ngx_url_t   u;
+    u_char      *p;
+    ngx_url_t    u;
+    const char  *err;
 
     fmcf->redis_addr = *addr;
+
+    if (addr->len > 11 && ngx_strncmp(addr->data, "sentinel://", 11) == 0) {
+        fmcf->redis_sentinel = ngx_pcalloc(cf->pool, sizeof(fsdfs_addr_t));
+        if (fmcf->redis_sentinel == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* IP literals only: a worker never resolves a name */
+        err = fsdfs_addr_parse(fmcf->redis_sentinel, (char *) addr->data,
+                               addr->len, 1);
+        if (err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "fsdfs_redis: invalid address \"%V\": %s, "
+                               "expected sentinel://ip:port[,ip:port...]/name",
+                               addr, err);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
 
     if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
         fmcf->redis_unix.len = addr->len - 5;
@@ -319,7 +340,8 @@ ngx_http_fsdfs_redis_addr(ngx_conf_t *cf, ngx_http_fsdfs_main_conf_t *fmcf,
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "fsdfs_redis: invalid address \"%V\"%s%s, "
-                           "expected host:port or unix:/path", addr,
+                           "expected host:port, unix:/path or "
+                           "sentinel://ip:port[,ip:port...]/name", addr,
                            u.err ? ": " : "", u.err ? u.err : "");
         return NGX_CONF_ERROR;
     }

@@ -21,6 +21,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "fsdfs_addr.h"
 #include "fsdfs_record.h"
 #include "fsdfs_keys.h"
 #include "fsdfs_sign.h"
@@ -133,6 +134,7 @@ typedef struct {
     ngx_str_t                   redis_host;     /* IP literal, NUL-ended */
     ngx_int_t                   redis_port;
     ngx_str_t                   redis_unix;     /* NUL-ended */
+    fsdfs_addr_t               *redis_sentinel; /* sentinel://, or NULL */
     ngx_str_t                   redis_password;
     ngx_int_t                   redis_db;
     ngx_msec_t                  redis_timeout;

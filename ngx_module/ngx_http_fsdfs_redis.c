@@ -12,6 +12,14 @@
  * Callers get a command handle they may cancel (the request went away);
  * the handle stays owned by this file until hiredis answers, so a late
  * reply never touches a freed request.
+ *
+ * With `fsdfs_redis sentinel://...` a (re)connect is a small state
+ * machine, every step asynchronous and bounded by its own timer: ask the
+ * sentinels in turn for the master's address (ASK), connect there and
+ * check with ROLE that it really is a master (ROLE), then serve commands
+ * (READY). A lost connection goes through the normal reconnect path,
+ * which asks again, so a failover is followed without a restart; a
+ * READONLY error (a demoted master) drops the connection the same way.
  */
 
 #include "ngx_http_fsdfs_module.h"
@@ -21,6 +29,14 @@
 
 #define NGX_HTTP_FSDFS_BACKOFF_MIN  100
 #define NGX_HTTP_FSDFS_BACKOFF_MAX  2000
+
+
+typedef enum {
+    NGX_HTTP_FSDFS_REDIS_IDLE = 0,
+    NGX_HTTP_FSDFS_REDIS_ASK,           /* asking sentinel number sidx */
+    NGX_HTTP_FSDFS_REDIS_ROLE,          /* at the named master: ROLE? */
+    NGX_HTTP_FSDFS_REDIS_READY          /* commands go through */
+} ngx_http_fsdfs_redis_phase_e;
 
 
 struct ngx_http_fsdfs_redis_cmd_s {
@@ -38,11 +54,18 @@ typedef struct {
     ngx_log_t                        *log;
     ngx_event_t                       reconnect;
     ngx_event_t                       watchdog;
+    ngx_event_t                       step;       /* sentinel steps */
+    ngx_http_fsdfs_redis_phase_e      phase;
+    ngx_uint_t                        sidx;       /* sentinel asked */
+    fsdfs_hostport_t                  cand;       /* the answer */
+    fsdfs_hostport_t                  master;     /* last one used */
+    u_char                            why[160];   /* last sentinel error */
     ngx_msec_t                        backoff;
     ngx_msec_t                        last_reply;
     ngx_uint_t                        pending;
     ngx_http_fsdfs_redis_cmd_t       *free;
     unsigned                          connected:1;
+    unsigned                          got_master:1;
     unsigned                          down_logged:1;
     unsigned                          exiting:1;
 } ngx_http_fsdfs_redis_t;
@@ -50,6 +73,9 @@ typedef struct {
 
 static void ngx_http_fsdfs_redis_connect(ngx_event_t *ev);
 static void ngx_http_fsdfs_redis_lost(const char *why);
+static void ngx_http_fsdfs_redis_gone(const char *why);
+static void ngx_http_fsdfs_redis_open(fsdfs_hostport_t *hp,
+    ngx_http_fsdfs_redis_phase_e phase);
 
 
 static ngx_http_fsdfs_redis_t  ngx_http_fsdfs_redis;
@@ -210,8 +236,12 @@ ngx_http_fsdfs_redis_on_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback returns */
-        ngx_http_fsdfs_redis_lost(ac->errstr);
+        ngx_http_fsdfs_redis_gone(ac->errstr);
         return;
+    }
+
+    if (rd->phase != NGX_HTTP_FSDFS_REDIS_READY) {
+        return;                 /* a sentinel step: its reply moves on */
     }
 
     rd->connected = 1;
@@ -225,8 +255,7 @@ ngx_http_fsdfs_redis_on_connect(const redisAsyncContext *ac, int status)
 static void
 ngx_http_fsdfs_redis_on_disconnect(const redisAsyncContext *ac, int status)
 {
-    ngx_http_fsdfs_redis_lost(status == REDIS_OK ? "closed"
-                                                 : ac->errstr);
+    ngx_http_fsdfs_redis_gone(status == REDIS_OK ? "closed" : ac->errstr);
 }
 
 
@@ -238,6 +267,13 @@ ngx_http_fsdfs_redis_lost(const char *why)
 
     rd->connected = 0;
     rd->ac = NULL;
+    rd->phase = NGX_HTTP_FSDFS_REDIS_IDLE;
+    rd->sidx = 0;
+    rd->got_master = 0;
+
+    if (rd->step.timer_set) {
+        ngx_del_timer(&rd->step);
+    }
 
     if (!rd->down_logged && !rd->exiting) {
         rd->down_logged = 1;
@@ -248,6 +284,243 @@ ngx_http_fsdfs_redis_lost(const char *why)
     }
 
     ngx_http_fsdfs_redis_schedule();
+}
+
+
+/* The next sentinel step, soon but never from inside a hiredis callback. */
+static void
+ngx_http_fsdfs_redis_next_step(void)
+{
+    ngx_http_fsdfs_redis_t  *rd = &ngx_http_fsdfs_redis;
+
+    if (!rd->exiting && !rd->reconnect.timer_set) {
+        ngx_add_timer(&rd->reconnect, 1);
+    }
+}
+
+
+/*
+ * The connection of the current phase ended (closed, failed, timed out,
+ * or dropped on purpose). Once per connection: a second report for the
+ * same one (a timeout frees it, then hiredis says it closed) is ignored.
+ */
+static void
+ngx_http_fsdfs_redis_gone(const char *why)
+{
+    fsdfs_addr_t                  *sa = ngx_http_fsdfs_redis.fmcf->redis_sentinel;
+    ngx_http_fsdfs_redis_t        *rd = &ngx_http_fsdfs_redis;
+    ngx_http_fsdfs_redis_phase_e   phase = rd->phase;
+
+    if (phase == NGX_HTTP_FSDFS_REDIS_IDLE) {
+        return;
+    }
+
+    rd->phase = NGX_HTTP_FSDFS_REDIS_IDLE;
+    rd->ac = NULL;
+    rd->connected = 0;
+
+    if (rd->step.timer_set) {
+        ngx_del_timer(&rd->step);
+    }
+
+    if (phase == NGX_HTTP_FSDFS_REDIS_ASK) {
+        if (rd->got_master) {
+            ngx_http_fsdfs_redis_next_step();
+            return;
+        }
+
+        if (rd->why[0] == '\0') {
+            (void) ngx_snprintf(rd->why, sizeof(rd->why) - 1,
+                                "sentinel %s:%d: %s%Z",
+                                sa->sentinel[rd->sidx].host,
+                                sa->sentinel[rd->sidx].port,
+                                why ? why : "unknown");
+        }
+
+        if (++rd->sidx < (ngx_uint_t) sa->nsentinels) {
+            ngx_http_fsdfs_redis_next_step();
+            return;
+        }
+
+        why = (char *) rd->why;
+    }
+
+    ngx_http_fsdfs_redis_lost(why);
+}
+
+
+/* A step took longer than the timeout: drop it and go on. */
+static void
+ngx_http_fsdfs_redis_step_timeout(ngx_event_t *ev)
+{
+    redisAsyncContext       *ac;
+    ngx_http_fsdfs_redis_t  *rd = &ngx_http_fsdfs_redis;
+
+    ac = rd->ac;
+    if (ac == NULL || rd->exiting) {
+        return;
+    }
+
+    ngx_http_fsdfs_redis_gone("timed out");
+    redisAsyncFree(ac);
+}
+
+
+static void
+ngx_http_fsdfs_redis_ask_handler(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply              *rep = r;
+    const char              *bad;
+    ngx_http_fsdfs_redis_t  *rd = &ngx_http_fsdfs_redis;
+
+    if (rep == NULL) {
+        return;                 /* torn down: gone() has it */
+    }
+
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_STRING
+        && rep->element[1]->type == REDIS_REPLY_STRING)
+    {
+        bad = fsdfs_addr_master(&rd->cand, rep->element[0]->str,
+                                rep->element[0]->len, rep->element[1]->str,
+                                rep->element[1]->len);
+    } else {
+        bad = (rep->type == REDIS_REPLY_ERROR) ? rep->str
+                                               : "no such master name";
+    }
+
+    if (bad) {
+        (void) ngx_snprintf(rd->why, sizeof(rd->why) - 1,
+                            "sentinel %s:%d: %s%Z",
+                            rd->fmcf->redis_sentinel->sentinel[rd->sidx].host,
+                            rd->fmcf->redis_sentinel->sentinel[rd->sidx].port,
+                            bad);
+    } else {
+        rd->got_master = 1;
+    }
+
+    /* the disconnect callback then runs gone(), which moves on */
+    redisAsyncDisconnect(ac);
+}
+
+
+static void
+ngx_http_fsdfs_redis_setup_handler(redisAsyncContext *ac, void *r,
+    void *data)
+{
+    redisReply  *rep = r;
+
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_http_fsdfs_redis.log, 0,
+                      "fsdfs: redis \"%V\" refused %s: %s",
+                      &ngx_http_fsdfs_redis.fmcf->redis_addr, (char *) data,
+                      rep->str);
+    }
+}
+
+
+static void
+ngx_http_fsdfs_redis_role_handler(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply              *rep = r;
+    ngx_http_fsdfs_redis_t  *rd = &ngx_http_fsdfs_redis;
+    fsdfs_addr_t            *sa = rd->fmcf->redis_sentinel;
+
+    if (rep == NULL) {
+        return;
+    }
+
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0
+        || rep->element[0]->type != REDIS_REPLY_STRING
+        || ngx_strcmp(rep->element[0]->str, "master") != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "fsdfs: redis %s:%d named master for \"%s\" is not "
+                      "one (%s); asking the sentinels again",
+                      rd->cand.host, rd->cand.port, sa->name,
+                      rep->type == REDIS_REPLY_ARRAY && rep->elements
+                      && rep->element[0]->type == REDIS_REPLY_STRING
+                      ? rep->element[0]->str
+                      : (rep->type == REDIS_REPLY_ERROR ? rep->str : "?"));
+        redisAsyncDisconnect(ac);
+        return;
+    }
+
+    rd->phase = NGX_HTTP_FSDFS_REDIS_READY;
+    rd->connected = 1;
+    rd->last_reply = ngx_current_msec;
+
+    if (rd->step.timer_set) {
+        ngx_del_timer(&rd->step);
+    }
+
+    if (ngx_strcmp(rd->cand.host, rd->master.host) != 0
+        || rd->cand.port != rd->master.port)
+    {
+        rd->master = rd->cand;
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "fsdfs: redis master for \"%s\" is now %s:%d",
+                      sa->name, rd->master.host, rd->master.port);
+    }
+
+    ngx_http_fsdfs_nodes_redis_up();
+}
+
+
+static void
+ngx_http_fsdfs_redis_open(fsdfs_hostport_t *hp,
+    ngx_http_fsdfs_redis_phase_e phase)
+{
+    redisAsyncContext           *ac;
+    ngx_http_fsdfs_redis_t      *rd = &ngx_http_fsdfs_redis;
+    ngx_http_fsdfs_main_conf_t  *fmcf = rd->fmcf;
+
+    rd->phase = phase;
+    rd->why[0] = '\0';
+
+    ac = redisAsyncConnect(hp->host, hp->port);
+
+    if (ac == NULL || ac->err) {
+        ngx_http_fsdfs_redis_gone(ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        return;
+    }
+
+    if (ngx_http_fsdfs_redis_attach(ac) != NGX_OK) {
+        redisAsyncFree(ac);
+        ngx_http_fsdfs_redis_gone("no free connection");
+        return;
+    }
+
+    rd->ac = ac;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_fsdfs_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_fsdfs_redis_on_disconnect);
+
+    ngx_add_timer(&rd->step, fmcf->redis_timeout);
+
+    if (phase == NGX_HTTP_FSDFS_REDIS_ASK) {
+        (void) redisAsyncCommand(ac, ngx_http_fsdfs_redis_ask_handler, NULL,
+                                 "SENTINEL get-master-addr-by-name %s",
+                                 fmcf->redis_sentinel->name);
+        return;
+    }
+
+    if (fmcf->redis_password.len) {
+        (void) redisAsyncCommand(ac, ngx_http_fsdfs_redis_setup_handler,
+                                 "AUTH", "AUTH %b", fmcf->redis_password.data,
+                                 fmcf->redis_password.len);
+    }
+
+    if (fmcf->redis_db) {
+        (void) redisAsyncCommand(ac, ngx_http_fsdfs_redis_setup_handler,
+                                 "SELECT", "SELECT %d", (int) fmcf->redis_db);
+    }
+
+    (void) redisAsyncCommand(ac, ngx_http_fsdfs_redis_role_handler, NULL,
+                             "ROLE");
 }
 
 
@@ -273,6 +546,21 @@ ngx_http_fsdfs_redis_connect(ngx_event_t *ev)
     if (rd->ac || rd->exiting) {
         return;
     }
+
+    if (fmcf->redis_sentinel) {
+        if (rd->got_master) {
+            rd->got_master = 0;
+            ngx_http_fsdfs_redis_open(&rd->cand, NGX_HTTP_FSDFS_REDIS_ROLE);
+
+        } else {
+            ngx_http_fsdfs_redis_open(&fmcf->redis_sentinel->sentinel[rd->sidx],
+                                      NGX_HTTP_FSDFS_REDIS_ASK);
+        }
+
+        return;
+    }
+
+    rd->phase = NGX_HTTP_FSDFS_REDIS_READY;
 
     if (fmcf->redis_unix.len) {
         ac = redisAsyncConnectUnix((char *) fmcf->redis_unix.data);
@@ -336,8 +624,8 @@ ngx_http_fsdfs_redis_watchdog(ngx_event_t *ev)
 
     ngx_add_timer(ev, ngx_max(timeout / 2, 10));
 
-    if (rd->ac == NULL) {
-        return;
+    if (rd->ac == NULL || rd->phase != NGX_HTTP_FSDFS_REDIS_READY) {
+        return;                 /* sentinel steps have their own timer */
     }
 
     if ((!rd->connected || rd->pending)
@@ -359,6 +647,20 @@ ngx_http_fsdfs_redis_callback(redisAsyncContext *ac, void *r, void *privdata)
     ngx_http_fsdfs_state_t      *st = ngx_http_fsdfs_state();
 
     rd->pending--;
+
+    if (r && rd->fmcf->redis_sentinel
+        && ((redisReply *) r)->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(((redisReply *) r)->str, "READONLY", 8) == 0
+        && !(ac->c.flags & REDIS_DISCONNECTING))
+    {
+        /* a demoted master: drop it; reconnecting asks the sentinels */
+        ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                      "fsdfs: redis %s:%d is read-only now, no longer the "
+                      "master for \"%s\"; asking the sentinels again",
+                      rd->master.host, rd->master.port,
+                      rd->fmcf->redis_sentinel->name);
+        redisAsyncDisconnect(ac);
+    }
 
     if (r) {
         rd->last_reply = ngx_current_msec;
@@ -393,7 +695,9 @@ ngx_http_fsdfs_redis_cmd(ngx_http_fsdfs_redis_handler_pt h, void *data)
     ngx_http_fsdfs_redis_cmd_t  *cmd;
     ngx_http_fsdfs_redis_t      *rd = &ngx_http_fsdfs_redis;
 
-    if (rd->ac == NULL || rd->exiting) {
+    if (rd->ac == NULL || rd->exiting
+        || rd->phase != NGX_HTTP_FSDFS_REDIS_READY)
+    {
         return NULL;
     }
 
@@ -524,6 +828,11 @@ ngx_http_fsdfs_redis_init_process(ngx_cycle_t *cycle)
     rd->watchdog.log = cycle->log;
     rd->watchdog.data = rd;
     rd->watchdog.cancelable = 1;
+
+    rd->step.handler = ngx_http_fsdfs_redis_step_timeout;
+    rd->step.log = cycle->log;
+    rd->step.data = rd;
+    rd->step.cancelable = 1;
 
     ngx_add_timer(&rd->watchdog, ngx_max(rd->fmcf->redis_timeout / 2, 10));
 

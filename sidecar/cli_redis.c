@@ -1,6 +1,9 @@
 /*
  * The CLI's Redis connection and helpers. Hostnames are fine here (the
- * CLI may block); errors are reported once, with the address.
+ * CLI may block); errors are reported once, with the address. A
+ * sentinel:// address is resolved on every connect (common/
+ * fsdfs_sentinel.c), and a READONLY answer (the master was demoted under
+ * us) drops the connection so the next connect asks again.
  */
 
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 
 #include "cli_redis.h"
+#include "fsdfs_sentinel.h"
 #include "fsdfs_keys.h"
 #include "fsdfs_record.h"
 
@@ -17,57 +21,32 @@
 int
 cli_connect(cli_t *cli)
 {
-    char            host[256], *end;
-    long            port;
-    const char     *colon;
-    redisReply     *r;
-    struct timeval  tv = { 2, 0 };
+    char          err[1024];
+    const char   *bad;
+    fsdfs_addr_t  a;
 
-    if (strncmp(cli->addr, "unix:", 5) == 0) {
-        cli->rc = redisConnectUnixWithTimeout(cli->addr + 5, tv);
-
-    } else {
-        colon = strrchr(cli->addr, ':');
-        port = colon ? strtol(colon + 1, &end, 10) : 0;
-        if (colon == NULL || colon == cli->addr || *end != '\0'
-            || (size_t) (colon - cli->addr) >= sizeof(host)
-            || port <= 0 || port > 65535)
-        {
-            fprintf(stderr, "fsdfs: invalid redis address \"%s\", "
-                    "expected host:port or unix:/path\n", cli->addr);
-            return CLI_USAGE;
-        }
-        memcpy(host, cli->addr, colon - cli->addr);
-        host[colon - cli->addr] = '\0';
-        cli->rc = redisConnectWithTimeout(host, (int) port, tv);
+    bad = fsdfs_addr_parse(&a, cli->addr, strlen(cli->addr), 0);
+    if (bad) {
+        fprintf(stderr, "fsdfs: invalid redis address \"%s\": %s; expected "
+                "host:port, unix:/path or sentinel://ip:port[,ip:port]/name\n",
+                cli->addr, bad);
+        return CLI_USAGE;
     }
 
-    if (cli->rc == NULL || cli->rc->err) {
-        if (cli->quiet) {
-            return CLI_NOREDIS;
+    if (cli->rc) {
+        redisFree(cli->rc);
+        cli->rc = NULL;
+    }
+
+    /* asks the sentinels each time: a reconnect (watch) follows a failover */
+    cli->rc = fsdfs_redis_connect(&a, cli->password, cli->db, 2000,
+                                  &cli->master, err, sizeof(err));
+    if (cli->rc == NULL) {
+        if (!cli->quiet) {
+            fprintf(stderr, "fsdfs: redis \"%s\" unreachable: %s\n",
+                    cli->addr, err);
         }
-        fprintf(stderr, "fsdfs: redis \"%s\" unreachable: %s\n", cli->addr,
-                cli->rc ? cli->rc->errstr : "out of memory");
         return CLI_NOREDIS;
-    }
-
-    if (cli->password) {
-        r = cli_cmd(cli, "AUTH %s", cli->password);
-        if (!cli_reply_ok(r, REDIS_REPLY_STATUS)) {
-            fprintf(stderr, "fsdfs: redis \"%s\" refused AUTH\n", cli->addr);
-            return CLI_NOREDIS;
-        }
-        freeReplyObject(r);
-    }
-
-    if (cli->db) {
-        r = cli_cmd(cli, "SELECT %d", cli->db);
-        if (!cli_reply_ok(r, REDIS_REPLY_STATUS)) {
-            fprintf(stderr, "fsdfs: redis \"%s\" refused SELECT %d\n",
-                    cli->addr, cli->db);
-            return CLI_NOREDIS;
-        }
-        freeReplyObject(r);
     }
 
     return CLI_OK;
@@ -87,6 +66,12 @@ cli_cmd(cli_t *cli, const char *fmt, ...)
     if (r == NULL && !cli->quiet) {
         fprintf(stderr, "fsdfs: redis \"%s\": %s\n", cli->addr,
                 cli->rc->errstr);
+    }
+
+    if (fsdfs_redis_readonly(r)) {
+        /* the error stands; a later cli_connect() finds the new master */
+        cli->rc->err = REDIS_ERR_OTHER;
+        snprintf(cli->rc->errstr, sizeof(cli->rc->errstr), "%s", r->str);
     }
 
     return r;
@@ -118,6 +103,11 @@ cli_addr_cmd(const cli_t *cli, char *buf, size_t cap)
 
     if (strncmp(cli->addr, "unix:", 5) == 0) {
         snprintf(buf, cap, "redis-cli -s %s", cli->addr + 5);
+
+    } else if (cli->master.port) {
+        /* sentinel://: the master this run talked to */
+        snprintf(buf, cap, "redis-cli -h %s -p %d", cli->master.host,
+                 cli->master.port);
 
     } else {
         colon = strrchr(cli->addr, ':');

@@ -8,6 +8,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "fsdfs_addr.h"
+
 #define CLI_OK         0
 #define CLI_NOTFOUND   1
 #define CLI_USAGE      2
@@ -15,7 +17,7 @@
 #define CLI_ERROR      4
 
 typedef struct {
-    const char    *addr;        /* host:port or unix:/path */
+    const char    *addr;        /* host:port, unix:/path, sentinel:// */
     const char    *password;
     int            db;
     const char    *prefix;
@@ -23,6 +25,7 @@ typedef struct {
     int            json;
     int            quiet;       /* no message when Redis is gone (watch) */
     redisContext  *rc;
+    fsdfs_hostport_t  master;   /* where rc went (tcp and sentinel) */
 } cli_t;
 
 int cli_connect(cli_t *cli);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fsdfs_addr.h"
 #include "policy.h"
 
 
@@ -277,32 +278,15 @@ conf_error(char *err, size_t cap, const char *file, unsigned line,
 }
 
 
-/* host:port (IP literal or name; port 1..65535) or unix:/absolute/path. */
+/* host:port (IP literal or name), unix:/absolute/path, or
+ * sentinel://ip:port[,ip:port...]/name (see common/fsdfs_addr.h). */
 static const char *
 conf_check_addr(const char *v)
 {
-    const char  *colon;
-    char        *end;
-    long         port;
+    fsdfs_addr_t  a;
 
-    if (strncmp(v, "unix:", 5) == 0) {
-        return v[5] == '/' ? NULL : "expected unix:/absolute/path";
-    }
-
-    colon = strrchr(v, ':');
-    if (colon == NULL || colon == v) {
-        return "expected host:port or unix:/path";
-    }
-
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-    if (!isdigit((unsigned char) colon[1]) || *end != '\0' || errno
-        || port < 1 || port > 65535)
-    {
-        return "port must be 1..65535";
-    }
-
-    return NULL;
+    /* host:port may name a host here: fsdfsd may block resolving it */
+    return fsdfs_addr_parse(&a, v, strlen(v), 0);
 }
 
 

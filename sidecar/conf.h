@@ -16,7 +16,7 @@
 #define FSD_CONF_ERR_MAX   512
 
 typedef struct {
-    char      redis[256];           /* host:port or unix:/path */
+    char      redis[256];           /* host:port, unix:/path, sentinel:// */
     char      redis_password[256];
     int       redis_db;
     char      prefix[64];

@@ -4,7 +4,9 @@
  * provided no call can wait forever: connect and every read/write have a
  * timeout (redisConnectWithTimeout, redisSetTimeout). Hostnames are
  * resolved by hiredis; give an IP literal to keep resolving out of the
- * loop.
+ * loop. Connecting (directly or through Sentinel, then AUTH, SELECT and
+ * for Sentinel a ROLE check) is common/fsdfs_sentinel.c's, shared with
+ * the CLI.
  */
 
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsdfs_sentinel.h"
 #include "log.h"
 #include "rds.h"
 
@@ -43,6 +46,9 @@ rds_init(rds_t *r, const fsd_conf_t *conf, long timeout_ms)
     memset(r, 0, sizeof(*r));
     r->conf = conf;
     r->timeout_ms = timeout_ms;
+
+    /* checked by the config; a bad one leaves kind 0 and never connects */
+    (void) fsdfs_addr_parse(&r->addr, conf->redis, strlen(conf->redis), 0);
 }
 
 
@@ -70,44 +76,12 @@ rds_lost(rds_t *r, const char *why)
 }
 
 
-static int
-rds_setup(rds_t *r)
-{
-    redisReply  *rep;
-
-    if (r->conf->redis_password[0]) {
-        rep = redisCommand(r->rc, "AUTH %s", r->conf->redis_password);
-        if (!rds_is(rep, REDIS_REPLY_STATUS)) {
-            rds_lost(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                              : "AUTH failed");
-            freeReplyObject(rep);
-            return -1;
-        }
-        freeReplyObject(rep);
-    }
-
-    if (r->conf->redis_db) {
-        rep = redisCommand(r->rc, "SELECT %d", r->conf->redis_db);
-        if (!rds_is(rep, REDIS_REPLY_STATUS)) {
-            rds_lost(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                              : "SELECT failed");
-            freeReplyObject(rep);
-            return -1;
-        }
-        freeReplyObject(rep);
-    }
-
-    return 0;
-}
-
-
 int
 rds_ready(rds_t *r)
 {
-    char            host[256];
-    const char     *addr = r->conf->redis, *colon;
-    struct timeval  tv;
-    int64_t         now;
+    char              err[1024], at[96];
+    int64_t           now;
+    fsdfs_hostport_t  master;
 
     if (r->rc) {
         return 0;
@@ -118,34 +92,30 @@ rds_ready(rds_t *r)
         return -1;
     }
 
-    tv.tv_sec = r->timeout_ms / 1000;
-    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-
-    if (strncmp(addr, "unix:", 5) == 0) {
-        r->rc = redisConnectUnixWithTimeout(addr + 5, tv);
-
-    } else {
-        colon = strrchr(addr, ':');           /* checked by the config */
-        snprintf(host, sizeof(host), "%.*s", (int) (colon - addr), addr);
-        r->rc = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    }
-
-    if (r->rc == NULL || r->rc->err) {
-        rds_lost(r, r->rc ? r->rc->errstr : "out of memory");
+    if (r->addr.kind == 0) {
+        rds_lost(r, "invalid address");
         return -1;
     }
 
-    if (redisSetTimeout(r->rc, tv) != REDIS_OK) {
-        rds_lost(r, "cannot set the timeout");
+    r->rc = fsdfs_redis_connect(&r->addr, r->conf->redis_password,
+                                r->conf->redis_db, r->timeout_ms, &master,
+                                err, sizeof(err));
+    if (r->rc == NULL) {
+        rds_lost(r, err);
         return -1;
     }
 
-    if (rds_setup(r) != 0) {
-        return -1;
+    if (r->addr.kind == FSDFS_ADDR_SENTINEL
+        && (strcmp(master.host, r->master.host) != 0
+            || master.port != r->master.port))
+    {
+        r->master = master;
+        fsd_log(FSD_LOG_INFO, "redis master for \"%s\" is now %s",
+                r->addr.name, fsdfs_hostport_str(&master, at, sizeof(at)));
     }
 
     if (r->down) {
-        fsd_log(FSD_LOG_INFO, "redis \"%s\" is back", addr);
+        fsd_log(FSD_LOG_INFO, "redis \"%s\" is back", r->conf->redis);
         r->down = 0;
     }
 
@@ -158,6 +128,10 @@ rds_checked(rds_t *r, redisReply *rep)
 {
     if (rep == NULL) {
         rds_lost(r, r->rc && r->rc->errstr[0] ? r->rc->errstr : "no reply");
+
+    } else if (fsdfs_redis_readonly(rep)) {
+        /* a demoted master: drop it, the next call asks the sentinels */
+        rds_lost(r, rep->str);
     }
 
     return rep;

@@ -3,7 +3,10 @@
  * and command timeouts, so a frozen Redis costs the loop a bounded wait
  * and never a hang. A broken connection is dropped at once and made again
  * on a later call, at most every RDS_RETRY_MS; the outage is logged once
- * when it starts and once when it ends, not per command.
+ * when it starts and once when it ends, not per command. With a
+ * sentinel:// address every new connection asks the sentinels for the
+ * master first, and a READONLY error (a demoted master) drops the
+ * connection, so a failover is followed without a restart.
  */
 
 #ifndef FSD_RDS_H
@@ -15,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
+#include "fsdfs_addr.h"
 
 #define RDS_RETRY_MS  500
 
@@ -24,6 +28,8 @@ typedef struct {
     int64_t            next_try_ms;
     int                down;            /* an outage was logged */
     long               timeout_ms;      /* per command */
+    fsdfs_addr_t       addr;            /* conf->redis, parsed */
+    fsdfs_hostport_t   master;          /* sentinel://: the last master */
 } rds_t;
 
 /* Monotonic and wall clocks in milliseconds. */
