@@ -29,6 +29,9 @@ for my $c (hostile_cases('fsdfsd_conf')) {
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
+        # as the harness runs fsdfsd: leaks at a refused config's exit
+        # (the compiled rules are not freed) are known, not checked here
+        $ENV{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{FSDFS_ASAN};
         exec $fsdfsd, '-t', '-c', $conf;
         exit 127;
     }
