@@ -53,7 +53,7 @@ all: module cli daemon unit plugins
 module: $(MODULE)
 cli: $(BUILD)/fsdfs
 daemon: $(BUILD)/fsdfsd
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(BUILD)/sample_policy.so
 plugins: $(BUILD)/sample_policy.so
 
 # the sample replication-policy plug-in (common/fsdfs_policy.h is its ABI)
