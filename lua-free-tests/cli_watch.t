@@ -129,6 +129,12 @@ ok(($? & 127) == 0, 'not killed by the signal');
 # status --json
 redis_cli('HSET', 'fsdfs:kn', -2 => 3, -1 => 2);
 $out = `$bin -r 127.0.0.1:$redis status --json`;
+is(frame($out, 'status --json, no nodekn')->{nodes}[0]{max_kn}, undef,
+   'status: no fsdfs:nodekn yet: max_kn null');
+# per-node max(K-N) as fsdfsd publishes it every 5 s; node 9 is not in
+# fsdfs:nodes and a junk field is ignored
+redis_cli('HSET', 'fsdfs:nodekn', 1 => 2, 9 => 5, x => 'y');
+$out = `$bin -r 127.0.0.1:$redis status --json`;
 is($? >> 8, 0, 'status --json: exit 0');
 my $st = frame($out, 'status --json');
 is_deeply([ map { $_->{name} } @{$st->{nodes}} ], ['a', 'b'], 'status: nodes by id');
@@ -146,7 +152,14 @@ is($st->{master}{epoch}, 7, 'status: lease epoch');
 ok($st->{master}{ttl_ms} > 0, 'status: lease time left');
 is($st->{epoch}, 7, 'status: epoch');
 ok($st->{stats_age} >= 0, 'status: stats age');
+is($st->{nodes}[0]{max_kn}, 2, 'status: max_kn of a from fsdfs:nodekn');
+ok(exists $st->{nodes}[1]{max_kn} && !defined $st->{nodes}[1]{max_kn},
+   'status: b not in fsdfs:nodekn: max_kn null');
+is(scalar @{$st->{nodes}}, 2, 'status: a node only in fsdfs:nodekn is not listed');
 $out = `$bin -r 127.0.0.1:$redis status`;
+like($out, qr/\bmax K-N$/m, 'status text: a max K-N column');
+like($out, qr/^\s+1\s+a\s.*\s\+2$/m, 'status text: a carries +2');
+like($out, qr/^\s+2\s+b\s.*\s-$/m, 'status text: b unknown: -');
 like($out, qr/8 copies missing/, 'status text: missing copies');
 like($out, qr/^pulls\s+2 in flight, 10 done, 1 failed/m, 'status text: transfers');
 

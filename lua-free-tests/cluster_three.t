@@ -2,7 +2,8 @@
 # Three nodes, the default N=3. A master runs; files arrive by `fsdfs put`
 # (onto a named node, or wherever the CLI chooses). Every file reaches
 # K=3: fsdfs:stats says min(K-N) >= 0, fsdfs:kn has every file at 0, the
-# index lists the three nodes; a second put of a known path is refused and
+# index lists the three nodes, every node's max(K-N) (fsdfs:nodekn, every
+# 5 s, read by status --json) is 0; a second put of a known path is refused and
 # changes nothing; every file answers 200 through every node.
 
 use strict;
@@ -12,6 +13,7 @@ use lib "$FindBin::Bin/../t/lib";
 use FsdfsTest;
 use Test::More;
 use Time::HiRes qw(time);
+use JSON::PP;
 
 need_cluster();
 my $redis = start_redis();
@@ -41,6 +43,15 @@ is_deeply(kn_hist(), { 0 => 15 }, 'fsdfs:kn: all 15 files at K-N = 0');
 my @ids = sort { $a <=> $b } map { node_id($_->{name}) } @n;
 my @short = grep { "@{[holders($_)]}" ne "@ids" } sort keys %files;
 is("@short", '', 'K=3 in the index: every file held by a, b and c');
+# fsdfs:nodekn comes every 5 s: wait for it to catch up, bounded
+my $nkn;
+ok(wait_for(sub {
+       my $st = eval { decode_json(fsdfs('status', '--json')) } or return 0;
+       $nkn = join ' ', sort map { "$_->{name}=" . ($_->{max_kn} // 'null') }
+                             @{$st->{nodes}};
+       return $nkn eq 'a=0 b=0 c=0';
+   }, 15), 'status --json: every node max_kn 0 (all files K=N=3)')
+    or diag("max_kn: $nkn; fsdfs:nodekn: " . redis_cli('HGETALL', 'fsdfs:nodekn'));
 for my $node (@n) {
     my @bad = grep { slurp($node->{root} . $_) ne $files{$_} } sort keys %files;
     is("@bad", '', "$node->{name} holds every file with its exact bytes");

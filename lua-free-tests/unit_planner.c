@@ -658,6 +658,59 @@ test_drain(void)
 }
 
 
+/* Per-node max(K-N): the highest surplus among the files each node holds,
+ * following K-N as holders, N and node states change. */
+static int16_t  nkn[PLANNER_MAX_NODE_ID + 1];
+
+static void
+test_node_max_kn(void)
+{
+    planner_t       *p = cluster(4, 100 * MB);
+    planner_file_t   a, b, c;
+
+    planner_set_default_n(p, 2);
+    planner_node_max_kn(p, nkn);
+    ok(nkn[1] == PLANNER_KN_NONE && nkn[4] == PLANNER_KN_NONE
+       && nkn[PLANNER_MAX_NODE_ID] == PLANNER_KN_NONE,
+       "no files: every node PLANNER_KN_NONE");
+
+    a = add(p, "/a", MB, 0, (const uint16_t[]) { 1, 2, 3 }, 3);   /* +1 */
+    b = add(p, "/b", MB, 0, (const uint16_t[]) { 1 }, 1);         /* -1 */
+    c = add(p, "/c", MB, 1, (const uint16_t[]) { 2, 4 }, 2);      /* +1 */
+    planner_node_max_kn(p, nkn);
+    is_int(nkn[1], 1, "node 1 (+1, -1): max 1");
+    is_int(nkn[2], 1, "node 2 (+1, +1): max 1");
+    is_int(nkn[3], 1, "node 3 (+1): 1");
+    is_int(nkn[4], 1, "node 4 (+1): 1");
+    is_int(nkn[5], PLANNER_KN_NONE, "node 5 holds nothing");
+
+    planner_file_set_n(p, a, 3);        /* a: 0 */
+    planner_file_set_n(p, c, 2);        /* c: 0 */
+    planner_node_max_kn(p, nkn);
+    is_int(nkn[1], 0, "N raised: node 1 max 0");
+    is_int(nkn[3], 0, "node 3 max 0");
+    is_int(nkn[4], 0, "node 4 max 0");
+
+    planner_file_holder_del(p, a, 3);   /* a: -1 */
+    planner_node_max_kn(p, nkn);
+    is_int(nkn[3], PLANNER_KN_NONE, "holder removed: node 3 holds nothing");
+    is_int(nkn[1], -1, "node 1 (-1, -1): -1");
+    is_int(nkn[2], 0, "node 2 (-1, 0): 0");
+
+    planner_node_state(p, 4, PLANNER_DEAD);   /* c: K 1, N 2: -1 */
+    planner_node_max_kn(p, nkn);
+    is_int(nkn[4], -1, "a DEAD holder still lists its files, K-N -1");
+    is_int(nkn[2], -1, "and the other holder's max drops with it");
+
+    planner_file_del(p, b);
+    planner_file_holder_add(p, a, 3);   /* a: 0 */
+    planner_node_max_kn(p, nkn);
+    is_int(nkn[1], 0, "deleted file no longer counts: node 1 max 0");
+    is_int(nkn[3], 0, "holder back: node 3 0");
+    planner_free(p);
+}
+
+
 int
 main(void)
 {
@@ -670,5 +723,6 @@ main(void)
     test_starvation();
     test_random();
     test_drain();
+    test_node_max_kn();
     return done_testing();
 }

@@ -2,7 +2,8 @@
  * fsdfs status: the cluster on one screen. Nodes come from their own
  * heartbeats, the figures and the K-N histogram from what the master
  * publishes every second (fsdfs:stats, fsdfs:kn), the lease and epoch
- * from their keys. Each part is shown for what it is: a cluster whose
+ * from their keys, each node's max(K-N) (the surplus it carries: what is
+ * evictable there) from fsdfs:nodekn, published every 5 s. Each part is shown for what it is: a cluster whose
  * fsdfsd never ran has nodes, no master and no figures, and says so.
  * Stats fields the CLI does not know are still shown (text: "other";
  * JSON: every field), so master and CLI can grow apart safely.
@@ -25,6 +26,8 @@ typedef struct {
     redisReply  *h;           /* HMGET of node_fields */
     int          alive;
     int          draining;    /* in <prefix>drain (fsdfs drain) */
+    int          has_kn;      /* in <prefix>nodekn */
+    long long    max_kn;      /* max(K-N) of the files it holds */
 } status_node_t;
 
 
@@ -269,6 +272,28 @@ status_load(cli_t *cli, status_t *st)
     freeReplyObject(r);
     qsort(st->kn, st->nkn, sizeof(status_kn_t), status_kn_cmp);
 
+    r = cli_cmd(cli, "HGETALL %snodekn", cli->prefix);
+    if (!cli_reply_ok(r, REDIS_REPLY_ARRAY)) {
+        freeReplyObject(r);
+        return cli_fail(cli);
+    }
+
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        if (!status_is_int(r->element[i]->str)
+            || !status_is_int(r->element[i + 1]->str))
+        {
+            continue;
+        }
+        for (n = 0; n < st->nnodes; n++) {
+            if (st->nodes[n].id == atoi(r->element[i]->str)) {
+                st->nodes[n].has_kn = 1;
+                st->nodes[n].max_kn = atoll(r->element[i + 1]->str);
+            }
+        }
+    }
+
+    freeReplyObject(r);
+
     st->master = cli_cmd(cli, "GET %smaster", cli->prefix);
     if (!cli_reply_ok(st->master, 0)) {
         return cli_fail(cli);
@@ -340,7 +365,7 @@ status_text_nodes(const status_t *st)
 {
     size_t         i;
     int            fill;
-    char           bar[STATUS_BAR + 1], used[16], quota[16], pct[8];
+    char           bar[STATUS_BAR + 1], used[16], quota[16], pct[8], kn[24];
     long long      u, q;
     status_node_t *nd;
 
@@ -350,9 +375,9 @@ status_text_nodes(const status_t *st)
         return;
     }
 
-    printf("  %-4s %-12s %-8s %-5s %-22s %5s %8s/%-8s %9s %5s\n", "id",
+    printf("  %-4s %-12s %-8s %-5s %-22s %5s %8s/%-8s %9s %5s %7s\n", "id",
            "name", "state", "alive", "fill", "", "used", "quota", "files",
-           "load");
+           "load", "max K-N");
 
     for (i = 0; i < st->nnodes; i++) {
         nd = &st->nodes[i];
@@ -374,12 +399,19 @@ status_text_nodes(const status_t *st)
             snprintf(pct, sizeof(pct), "-");
         }
 
-        printf("  %-4d %-12s %-8s %-5s [%s] %5s %8s/%-8s %9s %5s\n", nd->id,
+        if (nd->has_kn) {
+            snprintf(kn, sizeof(kn), "%+lld", nd->max_kn);
+        } else {
+            snprintf(kn, sizeof(kn), "-");
+        }
+
+        printf("  %-4d %-12s %-8s %-5s [%s] %5s %8s/%-8s %9s %5s %7s\n",
+               nd->id,
                nd->name, nd->draining ? "draining"
                          : *status_field(nd->h, F_STATE)
                          ? status_field(nd->h, F_STATE) : "-",
                nd->alive ? "yes" : "NO", bar, pct, used, quota,
-               status_field(nd->h, F_FILES), status_field(nd->h, F_LOAD));
+               status_field(nd->h, F_FILES), status_field(nd->h, F_LOAD), kn);
     }
 }
 
@@ -569,6 +601,13 @@ status_json_nodes(const status_t *st)
             printf(",\"fill\":%.4f", (double) u / (double) q);
         } else {
             printf(",\"fill\":null");
+        }
+
+        /* null: no file on it, or no master has published fsdfs:nodekn */
+        if (nd->has_kn) {
+            printf(",\"max_kn\":%lld", nd->max_kn);
+        } else {
+            printf(",\"max_kn\":null");
         }
 
         age = status_age_ms(st->now, status_field(nd->h, F_TS));

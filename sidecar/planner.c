@@ -1832,6 +1832,33 @@ planner_kn_next(const planner_t *p, int *it, int *kn, uint64_t *count)
 
 
 void
+planner_node_max_kn(const planner_t *p, int16_t *out)
+{
+    int       kn;
+    unsigned  j;
+    uint32_t  i;
+    pfile_t  *f;
+
+    for (i = 0; i < NNODES; i++) {
+        out[i] = PLANNER_KN_NONE;
+    }
+
+    for (i = 0; i < p->nslots; i++) {
+        f = F(p, i);
+        if ((f->flags & (F_USED | F_DELETED)) != F_USED || f->nh == 0) {
+            continue;
+        }
+        kn = kn_of(p, f);
+        for (j = 0; j < f->nh; j++) {
+            if (out[f->holders[j]] < kn) {
+                out[f->holders[j]] = (int16_t) kn;
+            }
+        }
+    }
+}
+
+
+void
 planner_mem(const planner_t *p, uint64_t *total, uint64_t *paths)
 {
     *paths = p->arena_cap;

@@ -308,6 +308,14 @@ void planner_stats(const planner_t *p, planner_stats_t *st);
 /* K-N histogram: start with *it = 0; returns 1 with *kn and *count for
  * each non-empty K-N in ascending order, then 0. */
 int planner_kn_next(const planner_t *p, int *it, int *kn, uint64_t *count);
+/* Per-node max(K-N): out[id] (PLANNER_MAX_NODE_ID + 1 entries) gets the
+ * highest K-N among the files listing node id as holder (its copies on a
+ * DEAD or draining node included: the node still holds them), i.e. the
+ * surplus it carries, what could be evicted there; PLANNER_KN_NONE if it
+ * holds nothing. One pass over every file: O(files + copies), so fsdfsd
+ * runs it every few seconds (5), not at every step. */
+#define PLANNER_KN_NONE        (PLANNER_KN_MIN - 1)
+void planner_node_max_kn(const planner_t *p, int16_t *out);
 /* Bytes the planner holds: total, and the path arena's share. */
 void planner_mem(const planner_t *p, uint64_t *total, uint64_t *paths);
 

@@ -159,6 +159,7 @@ struct repl_s {
 
     stats_counters_t     counters;
     uint64_t             plan_usec;
+    int64_t              nodekn_next_ms;    /* next <prefix>nodekn */
 };
 
 
@@ -1719,6 +1720,12 @@ repl_tick(repl_t *rp, int64_t now)
     rp->counters.pop_boosted = rp->npop;
     stats_publish(rp->r, rp->conf->prefix, rp->p, &rp->counters, rp->master,
                   rp->epoch);
+
+    /* a pass over every copy: every 5 s, not every second */
+    if (now >= rp->nodekn_next_ms) {
+        stats_publish_nodekn(rp->r, rp->conf->prefix, rp->p);
+        rp->nodekn_next_ms = now + STATS_NODEKN_EVERY_MS;
+    }
 }
 
 

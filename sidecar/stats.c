@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fsdfs_keys.h"
@@ -103,5 +104,80 @@ stats_publish(rds_t *r, const char *prefix, const planner_t *p,
         freeReplyObject(rep);
     }
 
+    return rc;
+}
+
+
+int
+stats_publish_nodekn(rds_t *r, const char *prefix, const planner_t *p)
+{
+    int            rc, nreply;
+    unsigned       id, n, i;
+    char           key[FSDFS_KEY_MAX];
+    char         (*vals)[2][8];
+    int16_t       *kn;
+    const char   **argv;
+    redisReply    *rep;
+
+    kn = malloc((PLANNER_MAX_NODE_ID + 1) * sizeof(int16_t));
+    if (kn == NULL) {
+        return -1;
+    }
+    planner_node_max_kn(p, kn);
+
+    for (n = 0, id = 0; id <= PLANNER_MAX_NODE_ID; id++) {
+        n += kn[id] != PLANNER_KN_NONE;
+    }
+
+    vals = malloc((n + 1) * sizeof(*vals));
+    argv = malloc((2 + 2 * n) * sizeof(char *));
+    if (vals == NULL || argv == NULL) {
+        free(kn);
+        free(vals);
+        free(argv);
+        return -1;
+    }
+
+    fsdfs_key(key, sizeof(key), prefix, "nodekn");
+    argv[0] = "HSET";
+    argv[1] = key;
+    for (i = 0, id = 0; id <= PLANNER_MAX_NODE_ID; id++) {
+        if (kn[id] == PLANNER_KN_NONE) {
+            continue;
+        }
+        snprintf(vals[i][0], 8, "%u", id);
+        snprintf(vals[i][1], 8, "%d", kn[id]);
+        argv[2 + 2 * i] = vals[i][0];
+        argv[3 + 2 * i] = vals[i][1];
+        i++;
+    }
+
+    rds_append(r, "MULTI");
+    rds_append(r, "DEL %s", key);
+    nreply = 3;
+    if (n) {
+        rds_append_argv(r, 2 + 2 * n, argv, NULL);
+        nreply++;
+    }
+    rds_append(r, "EXEC");
+
+    rc = 0;
+    for (i = 0; i < (unsigned) nreply; i++) {
+        rep = rds_get(r);
+        if (rep == NULL) {
+            rc = -1;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR
+            || (i == (unsigned) nreply - 1 && !rds_exec_ok(rep)))
+        {
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+
+    free(kn);
+    free(vals);
+    free(argv);
     return rc;
 }
