@@ -329,7 +329,8 @@ like($out, qr/^epoch\s+8$/m, 'the epoch');
 like($out, qr/^files\s+1200 \(5\.0G, all copies 15\.0G\), min\(K-N\) -1, under N 3, lost 1$/m,
      'file figures');
 like($out, qr/^pulls\s+2 in flight, 340 done, 5 failed; drops 10 done, 0 failed$/m, 'transfers');
-like($out, qr/^figures\s+by m1, epoch 8, 3 live nodes, plan 1\.2 ms, updated 1\.\d s ago$/m,
+# the age depends on how fast this machine runs the commands: 1.5 s and up
+like($out, qr/^figures\s+by m1, epoch 8, 3 live nodes, plan 1\.2 ms, updated [1-9]\.\d s ago$/m,
      'who published, how long ago');
 like($out, qr/^other\s+newfield x$/m, 'unknown stats fields are still shown');
 like($out, qr/^\s+-2\s+#\s+1\n\s+-1\s+#\s+3\n\s+\+0\s+#{40}\s+1000\n\s+\+2\s+#{7}\s+197$/m,

@@ -135,7 +135,8 @@ sub redis_requests_over {
 }
 my $idle = redis_requests_over(3);
 my $busy = redis_requests_over(3, sub { http($n->{port}, 'GET', '/m/d.mp3') for 1 .. 200 });
-cmp_ok($busy, '<', $idle + 20, "redis requests: $busy with 200 GETs, $idle idle");
+# one call per GET would add 200; a busy machine moves the idle figure a little
+cmp_ok($busy, '<', $idle + 100, "redis requests: $busy with 200 GETs, $idle idle");
 ok(wait_for(sub { (score('/m/d.mp3') || 0) > 0 }, 3), '200 GETs flushed');
 near(score('/m/d.mp3'), 200 * 2 ** ((time - $t0) / $h), '200 GETs');
 
