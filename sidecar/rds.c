@@ -117,6 +117,7 @@ rds_ready(rds_t *r)
     if (r->down) {
         fsd_log(FSD_LOG_INFO, "redis \"%s\" is back", r->conf->redis);
         r->down = 0;
+        r->back_wall_ms = fsd_wall_ms();
     }
 
     return 0;

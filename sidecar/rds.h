@@ -27,6 +27,7 @@ typedef struct {
     redisContext      *rc;
     int64_t            next_try_ms;
     int                down;            /* an outage was logged */
+    int64_t            back_wall_ms;    /* unix ms the last outage ended */
     long               timeout_ms;      /* per command */
     fsdfs_addr_t       addr;            /* conf->redis, parsed */
     fsdfs_hostport_t   master;          /* sentinel://: the last master */

@@ -196,6 +196,19 @@ state_node_fields(fsd_node_t *n, const redisReply *h)
 }
 
 
+/* When the dead_after and forget_after clocks of an absent node start:
+ * when it was last alive, but not before our Redis connection came back
+ * from an outage. While Redis is unreachable the nodes cannot heartbeat
+ * (their alive keys expire) and this side cannot see them: a Redis
+ * outage is not node death, so they get dead_after from its end. */
+static int64_t
+state_away_clock(state_t *st, const fsd_node_t *n)
+{
+    return n->away_ms > st->r->back_wall_ms ? n->away_ms
+                                            : st->r->back_wall_ms;
+}
+
+
 /* Liveness after one refresh: the DESIGN's LIVE -> STALE -> DEAD ladder. */
 static void
 state_node_live(state_t *st, fsd_node_t *n, int alive, int is_new,
@@ -218,19 +231,19 @@ state_node_live(state_t *st, fsd_node_t *n, int alive, int is_new,
          * future by our clock: then when the alive key could have expired */
         n->away_ms = (n->ts_ms > 0 && n->ts_ms <= wall) ? n->ts_ms
                      : wall - FSDFS_ALIVE_TTL_MS;
-        n->live = (wall - n->away_ms >= st->conf->dead_after_ms) ? NODE_DEAD
-                                                                : NODE_STALE;
+        n->live = (wall - state_away_clock(st, n) >= st->conf->dead_after_ms)
+                  ? NODE_DEAD : NODE_STALE;
         st->cb.node(st->cb.ctx, n, is_new ? n->live : old, is_new);
 
     } else if (n->live == NODE_STALE
-               && wall - n->away_ms >= st->conf->dead_after_ms)
+               && wall - state_away_clock(st, n) >= st->conf->dead_after_ms)
     {
         n->live = NODE_DEAD;
         st->cb.node(st->cb.ctx, n, old, 0);
     }
 
     if (n->live == NODE_DEAD && !n->forgotten
-        && wall - n->away_ms >= st->conf->forget_after_ms)
+        && wall - state_away_clock(st, n) >= st->conf->forget_after_ms)
     {
         n->forgotten = 1;
         st->cb.forget(st->cb.ctx, n);
@@ -285,7 +298,7 @@ state_nodes(state_t *st, int64_t wall)
     int            is_new, rc;
     char           key[FSDFS_KEY_MAX];
     fsd_node_t    *n;
-    redisReply    *all, *h, *a;
+    redisReply    *all, **reps;
 
     all = rds_cmd(st->r, "HGETALL %s", st->key_nodes);
     if (!rds_is(all, REDIS_REPLY_ARRAY)) {
@@ -294,7 +307,10 @@ state_nodes(state_t *st, int64_t wall)
     }
 
     ids = calloc(all->elements / 2 + 1, sizeof(unsigned));
-    if (ids == NULL) {
+    reps = calloc(all->elements + 2, sizeof(redisReply *));
+    if (ids == NULL || reps == NULL) {
+        free(ids);
+        free(reps);
         freeReplyObject(all);
         return -1;
     }
@@ -315,24 +331,35 @@ state_nodes(state_t *st, int64_t wall)
     freeReplyObject(all);
     rc = 0;
 
+    /* Every reply of the pipeline is read before any callback runs: a
+     * callback talks to Redis (a node back reads the tombstones), and a
+     * command sent with replies still due would read one of them as its
+     * own and leave every later reply one step out. Liveness changes
+     * only after a refresh read whole: a failed read says nothing about
+     * the nodes. */
     for (i = 0; i < m; i++) {
-        h = rds_get(st->r);
-        a = rds_get(st->r);
-        if (!rds_is(h, REDIS_REPLY_ARRAY) || !rds_is(a, REDIS_REPLY_INTEGER)) {
-            freeReplyObject(h);
-            freeReplyObject(a);
+        reps[2 * i] = rds_get(st->r);
+        reps[2 * i + 1] = rds_get(st->r);
+        if (!rds_is(reps[2 * i], REDIS_REPLY_ARRAY)
+            || !rds_is(reps[2 * i + 1], REDIS_REPLY_INTEGER))
+        {
             rc = -1;
             break;
         }
+    }
 
+    if (rc != 0 && i + 1 < m) {
+        /* replies still due: they go with the connection */
+        rds_close(st->r);
+    }
+
+    for (i = 0; rc == 0 && i < m; i++) {
         id = ids[i];
         n = st->nodes[id];
         is_new = (n == NULL);
         if (is_new) {
             n = calloc(1, sizeof(*n));
             if (n == NULL) {
-                freeReplyObject(h);
-                freeReplyObject(a);
                 rc = -1;
                 break;
             }
@@ -343,13 +370,15 @@ state_nodes(state_t *st, int64_t wall)
             }
         }
 
-        state_node_fields(n, h);
+        state_node_fields(n, reps[2 * i]);
         n->seen = 1;
-        state_node_live(st, n, a->integer > 0, is_new, wall);
-        freeReplyObject(h);
-        freeReplyObject(a);
+        state_node_live(st, n, reps[2 * i + 1]->integer > 0, is_new, wall);
     }
 
+    for (i = 0; i < 2 * m; i++) {
+        freeReplyObject(reps[i]);
+    }
+    free(reps);
     free(ids);
     return rc == 0 ? state_drain(st) : rc;
 }
@@ -681,6 +710,9 @@ state_events(state_t *st, unsigned max)
             freeReplyObject(got);
             free(evs);
             freeReplyObject(rep);
+            if (i + 1 < m) {
+                rds_close(st->r);       /* the replies still due with it */
+            }
             return -1;          /* last_id kept: the batch is read again */
         }
 
