@@ -881,14 +881,11 @@ ngx_http_fsdfs_drop_done(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_fsdfs_drop(ngx_http_fsdfs_command_t *cmd)
 {
-    ngx_thread_task_t           *task;
-    ngx_http_request_t          *r = cmd->request;
-    ngx_http_fsdfs_drop_t       *d;
-    ngx_http_fsdfs_main_conf_t  *fmcf;
+    ngx_thread_task_t      *task;
+    ngx_http_fsdfs_drop_t  *d;
 
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
-
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_fsdfs_drop_t));
+    task = ngx_thread_task_alloc(cmd->request->pool,
+                                 sizeof(ngx_http_fsdfs_drop_t));
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -896,8 +893,27 @@ ngx_http_fsdfs_drop(ngx_http_fsdfs_command_t *cmd)
     d = task->ctx;
     d->cmd = cmd;
 
-    task->handler = ngx_http_fsdfs_drop_thread;
-    task->event.handler = ngx_http_fsdfs_drop_done;
+    return ngx_http_fsdfs_command_post(cmd, task, ngx_http_fsdfs_drop_thread,
+                                       ngx_http_fsdfs_drop_done);
+}
+
+
+/*
+ * Hands a command's blocking part to the thread pool; done runs in the
+ * worker when it is over and answers. NGX_DONE, or the 503 answer.
+ */
+ngx_int_t
+ngx_http_fsdfs_command_post(ngx_http_fsdfs_command_t *cmd,
+    ngx_thread_task_t *task, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done)
+{
+    ngx_http_request_t          *r = cmd->request;
+    ngx_http_fsdfs_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
+
+    task->handler = handler;
+    task->event.handler = done;
     task->event.data = task;
     task->event.log = r->connection->log;
 

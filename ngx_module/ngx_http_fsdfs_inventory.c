@@ -438,21 +438,9 @@ ngx_http_fsdfs_inventory(ngx_http_fsdfs_command_t *cmd)
     ngx_memcpy(inv->root, fmcf->root.data, len);
     inv->root[len] = '\0';
 
-    task->handler = ngx_http_fsdfs_inventory_thread;
-    task->event.handler = ngx_http_fsdfs_inventory_done;
-    task->event.data = task;
-    task->event.log = r->connection->log;
-
-    if (ngx_thread_task_post(fmcf->thread_pool, task) != NGX_OK) {
-        return ngx_http_fsdfs_command_answer(cmd,
-                                             NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "thread pool queue full");
-    }
-
-    r->main->blocked++;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_fsdfs_command_post(cmd, task,
+                                       ngx_http_fsdfs_inventory_thread,
+                                       ngx_http_fsdfs_inventory_done);
 }
 
 
@@ -532,9 +520,6 @@ ngx_http_fsdfs_quarantine(ngx_http_fsdfs_command_t *cmd)
     ngx_thread_task_t            *task;
     ngx_http_request_t           *r = cmd->request;
     ngx_http_fsdfs_quarantine_t  *q;
-    ngx_http_fsdfs_main_conf_t   *fmcf;
-
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
 
     task = ngx_thread_task_alloc(r->pool,
                                  sizeof(ngx_http_fsdfs_quarantine_t));
@@ -559,21 +544,9 @@ ngx_http_fsdfs_quarantine(ngx_http_fsdfs_command_t *cmd)
     p = ngx_cpymem(p, cmd->path.data, cmd->path.len);
     *p = '\0';
 
-    task->handler = ngx_http_fsdfs_quarantine_thread;
-    task->event.handler = ngx_http_fsdfs_quarantine_done;
-    task->event.data = task;
-    task->event.log = r->connection->log;
-
-    if (ngx_thread_task_post(fmcf->thread_pool, task) != NGX_OK) {
-        return ngx_http_fsdfs_command_answer(cmd,
-                                             NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "thread pool queue full");
-    }
-
-    r->main->blocked++;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_fsdfs_command_post(cmd, task,
+                                       ngx_http_fsdfs_quarantine_thread,
+                                       ngx_http_fsdfs_quarantine_done);
 }
 
 #else

@@ -240,6 +240,11 @@ ngx_int_t ngx_http_fsdfs_command_answer(ngx_http_fsdfs_command_t *cmd,
     ngx_uint_t status, const char *error);
 void ngx_http_fsdfs_command_finish(ngx_http_fsdfs_command_t *cmd,
     ngx_uint_t status, const char *error);
+#if (NGX_THREADS)
+ngx_int_t ngx_http_fsdfs_command_post(ngx_http_fsdfs_command_t *cmd,
+    ngx_thread_task_t *task, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done);
+#endif
 ngx_int_t ngx_http_fsdfs_mkdirs(char *file, size_t from, ngx_log_t *log);
 void ngx_http_fsdfs_disk_adjust(uint64_t size, ngx_uint_t neg);
 ngx_int_t ngx_http_fsdfs_space(ngx_http_fsdfs_main_conf_t *fmcf,
