@@ -364,6 +364,26 @@ test_fail_limits(void)
     planner_done(p, &m, 0);
     planner_free(p);
 
+    /* a source whose pull of the file failed is taken last */
+    {
+        uint16_t  h2[] = { 1, 2 };
+
+        p = cluster(3, 100 * MB);
+        f = add(p, "/b.mp3", MB, 3, h2, 2);
+        planner_node_load(p, 2, 50);
+        ok(planner_next(p, 0, &m) && m.src == 1, "least loaded source: 1");
+        planner_done(p, &m, 0);
+        planner_fail(p, f, 1, 1000);
+        ok(planner_next(p, 10, &m) && m.src == 2 && m.dst == 3,
+           "after its failure: the other holder, though busier");
+        planner_done(p, &m, 0);
+        planner_node_state(p, 2, PLANNER_STALE);
+        ok(planner_next(p, 20, &m) && m.src == 1,
+           "the failed source when no other is left");
+        planner_done(p, &m, 0);
+        planner_free(p);
+    }
+
     /* per-node limits, changed at run time */
     p = cluster(3, 100 * MB);
     planner_set_limits(p, 1, 2);

@@ -1352,16 +1352,19 @@ planner_file_inflight(const planner_t *p, planner_file_t f)
 /* Planning. */
 
 /* The holder of file i that serves best: LIVE (draining is fine), under
- * its pulls-out limit, least loaded, then fewest pulls out. Marks every
+ * its pulls-out limit, one whose pull of i did not just fail (a source
+ * that sent short or wrong bytes is tried last), least loaded, then fewest
+ * pulls out. Marks every
  * holder with the current stamp on the way, so the target search knows
  * who lacks the file in O(1) a node; *live counts holders that are
  * possible targets themselves, *any says whether any holder is LIVE. */
 static int
-pick_source(planner_t *p, const pfile_t *f, unsigned *live, int *any)
+pick_source(planner_t *p, uint32_t i, unsigned *live, int *any)
 {
     unsigned  j, id;
-    int       best = -1;
+    int       best = -1, bad, bbad = 0;
     pnode_t  *n, *b = NULL;
+    pfile_t  *f = F(p, i);
 
     *live = 0;
     *any = 0;
@@ -1377,10 +1380,13 @@ pick_source(planner_t *p, const pfile_t *f, unsigned *live, int *any)
         if (n->out >= lim_out(p, n)) {
             continue;
         }
-        if (b == NULL || n->load < b->load
-            || (n->load == b->load && n->out < b->out))
+        bad = (f->flags & F_FAILED) && failed(p, i, id);
+        if (b == NULL || bad < bbad
+            || (bad == bbad && (n->load < b->load
+                                || (n->load == b->load && n->out < b->out))))
         {
             b = n;
+            bbad = bad;
             best = (int) id;
         }
     }
@@ -1494,7 +1500,7 @@ try_file(planner_t *p, uint32_t i, planner_move_t *m)
     pnode_t  *d;
 
     p->stamp++;
-    src = pick_source(p, f, &live, &any);
+    src = pick_source(p, i, &live, &any);
     if (!any) {
         return -1;
     }

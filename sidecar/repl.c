@@ -1162,6 +1162,20 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
         repl_move_end(rp, op, 0);
         return;
 
+    case EXECUTOR_SOURCE_FAILED:
+    case EXECUTOR_CHECKSUM:
+        /* the source died, stalled or sent other bytes: its pair with the
+         * file backs off, so the next try takes another holder if any */
+        rp->counters.pulls_failed++;
+        fsd_log(FSD_LOG_WARN, "pull %.*s to %u from %u failed: %s (%ld%s%s), "
+                "source avoided for %lld ms", (int) plen, path, op->m.dst,
+                op->m.src, executor_outcome_name(res->outcome), res->status,
+                res->error[0] ? ", " : "", res->error,
+                (long long) repl_fail(rp, f, op->m.src, now));
+        planner_fail(rp->p, f, op->m.dst, now + 1000);
+        repl_move_end(rp, op, 0);
+        return;
+
     case EXECUTOR_FENCED:
         fsd_log(FSD_LOG_WARN, "pull %.*s to %u: node knows a newer epoch",
                 (int) plen, path, op->m.dst);
