@@ -138,14 +138,10 @@ index_purge_reply(rds_t *r, const char *prefix, uint32_t buckets,
     redisReply     *items, *f, *v;
     fsdfs_record_t  rec;
 
-    if (!rds_is(rep, REDIS_REPLY_ARRAY) || rep->elements != 2
-        || rep->element[0]->type != REDIS_REPLY_STRING
-        || rep->element[1]->type != REDIS_REPLY_ARRAY)
-    {
+    items = rds_scan_items(rep);
+    if (items == NULL) {
         return -1;
     }
-
-    items = rep->element[1];
     for (i = 0; i + 1 < items->elements; i += 2) {
         f = items->element[i];
         v = items->element[i + 1];

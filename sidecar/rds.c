@@ -225,6 +225,20 @@ rds_is(const redisReply *rep, int type)
 }
 
 
+redisReply *
+rds_scan_items(const redisReply *rep)
+{
+    if (!rds_is(rep, REDIS_REPLY_ARRAY) || rep->elements != 2
+        || rep->element[0]->type != REDIS_REPLY_STRING
+        || rep->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NULL;
+    }
+
+    return rep->element[1];
+}
+
+
 int
 rds_exec_ok(const redisReply *rep)
 {

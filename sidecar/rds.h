@@ -61,6 +61,8 @@ redisReply *rds_get(rds_t *r);
 
 /* 1 if rep is a non-error reply of that type (0: any type). */
 int rds_is(const redisReply *rep, int type);
+/* The field/value array of a well-formed HSCAN/SCAN reply, else NULL. */
+redisReply *rds_scan_items(const redisReply *rep);
 
 /* Whether EXEC's reply says the transaction ran (not aborted by WATCH,
  * no command in it failed). */
