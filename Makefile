@@ -27,7 +27,7 @@ LDLIBS     := -lhiredis -lcrypto -lm
 D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm -ldl
 
 DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev \
-              libpcre2-dev libcurl4-openssl-dev redis-server redis-sentinel perl wrk \
+              libpcre2-dev libcurl4-openssl-dev redis-server redis-sentinel perl wrk iproute2 \
               libnginx-mod-http-lua lua-nginx-redis curl sox lame \
               chromium
 
