@@ -1112,6 +1112,7 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     char            pbuf[FSDFS_PATH_MAX + 1];
     size_t          plen;
     const char     *path = repl_path(rp, op->m.file, pbuf, &plen);
+    int64_t         avoid;
     index_result_t  ir;
     planner_file_t  f = op->m.file;
 
@@ -1165,14 +1166,18 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     case EXECUTOR_SOURCE_FAILED:
     case EXECUTOR_CHECKSUM:
         /* the source died, stalled or sent other bytes: its pair with the
-         * file backs off, so the next try takes another holder if any */
+         * file backs off, so the next try takes another holder if any.
+         * The target must come back while the source is still avoided:
+         * with both back at once (retry_after 1 s or less) the same bad
+         * source was the first choice again. */
         rp->counters.pulls_failed++;
+        avoid = repl_fail(rp, f, op->m.src, now);
         fsd_log(FSD_LOG_WARN, "pull %.*s to %u from %u failed: %s (%ld%s%s), "
                 "source avoided for %lld ms", (int) plen, path, op->m.dst,
                 op->m.src, executor_outcome_name(res->outcome), res->status,
-                res->error[0] ? ", " : "", res->error,
-                (long long) repl_fail(rp, f, op->m.src, now));
-        planner_fail(rp->p, f, op->m.dst, now + 1000);
+                res->error[0] ? ", " : "", res->error, (long long) avoid);
+        planner_fail(rp->p, f, op->m.dst,
+                     now + (avoid / 2 < 1000 ? avoid / 2 : 1000));
         repl_move_end(rp, op, 0);
         return;
 
