@@ -86,8 +86,9 @@ sub wait_for {
 }
 
 sub port_open {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+    my ($port, $host) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => ($host // '127.0.0.1') . ":$port",
+                                  Timeout => 1);
     return $s ? 1 : 0;
 }
 
@@ -229,14 +230,17 @@ sub asan_env {
 }
 
 # Run nginx with the given args (and the ASan environment); (status, output).
+# An array ref first among the args is a command prefix (e.g. `ip netns
+# exec NS`) that nginx runs under.
 sub run_nginx {
     my ($prefix, @args) = @_;
+    my @wrap = ref $args[0] ? @{shift @args} : ();
     my %env = asan_env($prefix);
     local @ENV{keys %env} = values %env;
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
-        exec 'nginx', '-p', $prefix, '-c', "$prefix/nginx.conf",
+        exec @wrap, 'nginx', '-p', $prefix, '-c', "$prefix/nginx.conf",
              '-e', "$prefix/error.log", @args;
         exit 127;
     }
@@ -250,17 +254,21 @@ sub run_nginx {
 # redis_opts (appended to fsdfs_redis), http (extra http-level lines),
 # location (body of `location /`), server (extra server-level lines),
 # workers, fsdfs => 0 (no fsdfs_node/fsdfs_redis); for cluster nodes
-# (see cluster_conf): commands, quota, cache_ttl, pulls, threads.
+# (see cluster_conf): commands, quota, cache_ttl, pulls, threads; host
+# (address listened on and advertised) and redis_host, both 127.0.0.1
+# unless given (a node in a network namespace has its own loopback).
 sub node_conf {
     my (%o) = @_;
+    my $host = $o{host} // '127.0.0.1';
+    my $rhost = $o{redis_host} // '127.0.0.1';
     my $p = $o{prefix};
     my $user = $> == 0 ? 'user root;' : '';
     my $workers = $o{workers} // 2;
     my $level = $ENV{FSDFS_DEBUG} ? 'debug' : 'info';
     my $redis = $o{redis} // $current_redis;
     my $fsdfs = ($o{fsdfs} // 1)
-        ? "fsdfs_node $o{name} http://127.0.0.1:$o{port};\n"
-          . "    fsdfs_redis 127.0.0.1:$redis" . ($o{redis_opts} // '') . ";"
+        ? "fsdfs_node $o{name} http://$host:$o{port};\n"
+          . "    fsdfs_redis $rhost:$redis" . ($o{redis_opts} // '') . ";"
         : '';
     my $loc = $o{location} // 'fsdfs on;';
     my ($cmain, $chttp, $cserver) = cluster_conf(%o);
@@ -286,7 +294,7 @@ http {
     $fsdfs
     $http
     server {
-        listen 127.0.0.1:$o{port};
+        listen $host:$o{port};
         root $p/data;
         location / { $loc }
         location = /_fsdfs/status { fsdfs_status; }
@@ -297,7 +305,8 @@ CONF
 }
 
 # start_node(name => ..., redis => PORT, conf_extra/http => ...,
-# location => ..., server => ..., port => ..., conf => whole text).
+# location => ..., server => ..., port => ..., conf => whole text,
+# host => ADDR, redis_host => ADDR, wrap => [command prefix for nginx]).
 sub start_node {
     my (%o) = @_;
     $o{port} ||= free_port();
@@ -307,12 +316,12 @@ sub start_node {
     my $p = $o{prefix} = "$tmp/node-$o{name}";
     make_path("$p/data", "$p/tmp");
     write_file("$p/nginx.conf", $o{conf} // node_conf(%o));
-    my ($rc, $out) = run_nginx($p);
+    my ($rc, $out) = run_nginx($p, $o{wrap} // []);
     die "nginx $o{name} failed to start: $out" if $rc;
-    my $node = { %o, url => "http://127.0.0.1:$o{port}", root => "$p/data",
-                 up => 1 };
+    my $node = { %o, url => 'http://' . ($o{host} // '127.0.0.1') . ":$o{port}",
+                 root => "$p/data", up => 1 };
     push @nodes, $node;
-    wait_for(sub { port_open($o{port}) }, 5) or die "nginx $o{name} not listening";
+    wait_for(sub { port_open($o{port}, $o{host}) }, 5) or die "nginx $o{name} not listening";
     return $node;
 }
 
@@ -423,7 +432,7 @@ sub parse_response {
 # Send raw bytes on a fresh connection, read until close.
 sub http_raw {
     my ($port, $req, %o) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+    my $s = IO::Socket::INET->new(PeerAddr => $port =~ /:/ ? $port : "127.0.0.1:$port",
                                   Timeout => $o{timeout} // 10)
         or return { status => 0, headers => {}, body => '', raw => '' };
     binmode $s;
@@ -454,7 +463,8 @@ sub http {
 }
 
 # GET through at most $max redirects (default 2), each followed by hand to
-# a loopback node. Returns the last response plus hops => [ports...].
+# a node on an IPv4 literal. Returns the last response plus hops =>
+# [ports...] (ADDR:PORT for a node off 127.0.0.1).
 sub follow {
     my ($port, $uri, $max) = @_;
     $max //= 2;
@@ -463,17 +473,26 @@ sub follow {
         my $r = http($port, 'GET', $uri);
         $r->{hops} = [@hops];
         return $r if $r->{status} != 302 || $i == $max;
-        ($port, $uri) = ($r->{headers}{location} // '') =~ m{^http://127\.0\.0\.1:(\d+)(/.*)$}
+        my ($host, $p, $u) = ($r->{headers}{location} // '') =~ m{^http://([\d.]+):(\d+)(/.*)$}
             or return $r;
+        ($port, $uri) = ($host eq '127.0.0.1' ? $p : "$host:$p", $u);
         push @hops, $port;
     }
 }
+
+# What http() and follow() take to reach a node: its port, or ADDR:PORT
+# for a node listening off 127.0.0.1 (option host).
+sub node_addr {
+    my ($node) = @_;
+    return $node->{host} ? "$node->{host}:$node->{port}" : $node->{port};
+}
+push @EXPORT, 'node_addr';
 
 # The status endpoint of a node, decoded (undef if it does not parse).
 sub status_json {
     my ($node) = @_;
     require JSON::PP;
-    my $r = http($node->{port}, 'GET', '/_fsdfs/status');
+    my $r = http(node_addr($node), 'GET', '/_fsdfs/status');
     return eval { JSON::PP::decode_json($r->{body}) };
 }
 
@@ -804,7 +823,7 @@ sub spot_check {
     my $i = $spot_turn++;
     for my $path (sort keys %$files) {
         my $node = $nodes[$i++ % @nodes];
-        my $r = follow($node->{port}, $path, 2);
+        my $r = follow(node_addr($node), $path, 2);
         next if $r->{status} == 200 && $r->{body} eq $files->{$path};
         push @bad, sprintf '%.2f %s via %s: %s%s', time, $path, $node->{name}, $r->{status},
                            $r->{status} == 200 ? ' wrong bytes' : '';
@@ -821,7 +840,7 @@ sub files_answer {
     my ($bad, $hops) = (0, 0);
     for my $node (@nodes) {
         for my $path (sort keys %$files) {
-            my $r = follow($node->{port}, $path, 2);
+            my $r = follow(node_addr($node), $path, 2);
             my $h = @{$r->{hops}} - 1;
             $hops = $h if $h > $hops;
             next if $r->{status} == 200 && $r->{body} eq $files->{$path};
@@ -852,10 +871,11 @@ sub blob {
 # Start a stopped node again on its prefix, port and config.
 sub restart_node {
     my ($node) = @_;
-    my ($rc, $out) = run_nginx($node->{prefix});
+    my ($rc, $out) = run_nginx($node->{prefix}, $node->{wrap} // []);
     die "nginx $node->{name} failed to restart: $out" if $rc;
     $node->{up} = 1;
-    wait_for(sub { port_open($node->{port}) }, 5) or die "nginx $node->{name} not listening";
+    wait_for(sub { port_open($node->{port}, $node->{host}) }, 5)
+        or die "nginx $node->{name} not listening";
     return $node;
 }
 
@@ -1036,7 +1056,7 @@ sub cmd {
     my ($node, $secret, $op, $params, %o) = @_;
     my $method = $o{method} // ($op eq 'put' ? 'PUT' : 'POST');
     my $q = sign_cmd($secret, $method, "/_fsdfs/$op", $params, %o);
-    return http_body($node->{port}, $method, "/_fsdfs/$op?$q", $o{body} // '');
+    return http_body(node_addr($node), $method, "/_fsdfs/$op?$q", $o{body} // '');
 }
 
 # Files under a directory whose name starts with .fsdfs-tmp-.
