@@ -456,9 +456,22 @@ ngx_http_fsdfs_command_params(ngx_http_request_t *r,
     p = ngx_cpymem(p, cmd->path.data, cmd->path.len);
     *p = '\0';
 
-    if ((cmd->op.len == 4 && ngx_strncmp(cmd->op.data, "drop", 4) == 0)
-        || cmd->op.len == 10)                               /* quarantine */
-    {
+    if (cmd->op.len == 4 && ngx_strncmp(cmd->op.data, "drop", 4) == 0) {
+        return NGX_OK;
+    }
+
+    if (cmd->op.len == 10) {                                /* quarantine */
+        s = ngx_http_fsdfs_param(cmd, "sum");
+        if (s == NULL) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_fsdfs_hex64(s, &cmd->sum) != NGX_OK) {
+            *error = "bad sum";
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        cmd->has_sum = 1;
         return NGX_OK;
     }
 

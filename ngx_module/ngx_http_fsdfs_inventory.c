@@ -1,5 +1,6 @@
 /*
- * fsdfs nginx module: the inventory and quarantine commands, for fsck.
+ * fsdfs nginx module: the inventory and quarantine commands, for fsck and
+ * for fsdfsd (a copy a pull found wrong).
  *
  * GET /_fsdfs/inventory[?sums=1] walks the data root in the thread pool
  * (symlinks never followed, ".fsdfs-*" entries skipped: pull temp files
@@ -12,7 +13,8 @@
  *
  * POST /_fsdfs/quarantine?path=P renames <root>P to
  * <root>/.fsdfs-quarantine/P (directories made as needed, an older
- * quarantined copy replaced): 200, or 404 if there is no such file.
+ * quarantined copy replaced): 200, or 404 if there is no such file. With
+ * &sum=S (16 hex) the copy is hashed first and kept if it matches: 409.
  */
 
 #include "ngx_http_fsdfs_module.h"
@@ -446,6 +448,34 @@ ngx_http_fsdfs_inventory(ngx_http_fsdfs_command_t *cmd)
 
 /* Quarantine ---------------------------------------------------------------*/
 
+/* With sum=: the copy is read and hashed first, and kept if it matches
+ * (409): a pull that saw other bytes may have met a fault on the way, not
+ * on this disk. NGX_OK if it differs or cannot be read: quarantine it. */
+static ngx_int_t
+ngx_http_fsdfs_quarantine_sum(ngx_http_fsdfs_quarantine_t *q)
+{
+    int                        fd, ok;
+    uint64_t                   sum, size;
+    ngx_http_fsdfs_command_t  *cmd = q->cmd;
+
+    fd = open((char *) cmd->file.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        return NGX_OK;
+    }
+
+    ok = fsdfs_sum_fd(fd, &sum, &size) == 0 && sum == cmd->sum;
+    (void) close(fd);
+
+    if (ok) {
+        q->status = NGX_HTTP_CONFLICT;
+        q->error = "the copy matches the sum: kept";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_fsdfs_quarantine_thread(void *data, ngx_log_t *log)
 {
@@ -464,6 +494,10 @@ ngx_http_fsdfs_quarantine_thread(void *data, ngx_log_t *log)
     if (!S_ISREG(sb.st_mode)) {
         q->status = NGX_HTTP_NOT_FOUND;
         q->error = "not a regular file";
+        return;
+    }
+
+    if (cmd->has_sum && ngx_http_fsdfs_quarantine_sum(q) != NGX_OK) {
         return;
     }
 

@@ -190,6 +190,7 @@ typedef struct {
     ngx_str_t                   names[FSDFS_SIGN_MAX_PARAMS];
     ngx_str_t                   values[FSDFS_SIGN_MAX_PARAMS];
     unsigned                    path_ok:1;
+    unsigned                    has_sum:1;      /* quarantine: sum= given */
     unsigned                    dropped:1;
     unsigned                    answered:1;
 } ngx_http_fsdfs_command_t;

@@ -277,7 +277,7 @@ executor_send(executor_t *ex, int op, const char *node_url, const char *path,
         return -1;
     }
 
-    cmd = (op == EXECUTOR_PULL) ? "pull" : "drop";
+    cmd = executor_op_name(op);
 
     base_len = strlen(node_url);
     while (base_len && node_url[base_len - 1] == '/') {
@@ -304,7 +304,7 @@ executor_send(executor_t *ex, int op, const char *node_url, const char *path,
     }
 
     path_len = strlen(path);
-    total = base_len + sizeof("/_fsdfs/pull?") + (size_t) qlen
+    total = base_len + sizeof("/_fsdfs/?") + strlen(cmd) + (size_t) qlen
             + base_len + 1 + path_len + 1;
 
     req->strings = malloc(total);
@@ -335,7 +335,7 @@ executor_send(executor_t *ex, int op, const char *node_url, const char *path,
     curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(req->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS,
-                     op == EXECUTOR_PULL ? ex->pull_ms : ex->drop_ms);
+                     op == EXECUTOR_DROP ? ex->drop_ms : ex->pull_ms);
     curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT_MS, ex->connect_ms);
     curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, executor_body);
     curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
@@ -403,6 +403,26 @@ executor_drop(executor_t *ex, const char *node_url, const char *path,
 }
 
 
+int
+executor_quarantine(executor_t *ex, const char *node_url, const char *path,
+    uint64_t sum, uint64_t epoch, void *token)
+{
+    char                hex[17];
+    fsdfs_sign_param_t  ps[2];
+
+    if (path == NULL) {
+        return -1;
+    }
+
+    snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
+    ps[0] = (fsdfs_sign_param_t) { "path", 4, path, strlen(path) };
+    ps[1] = (fsdfs_sign_param_t) { "sum", 3, hex, 16 };
+
+    return executor_send(ex, EXECUTOR_QUARANTINE, node_url, path, ps, 2,
+                         epoch, token);
+}
+
+
 /* Our nodes answer in JSON with an "ok" field; anything else that says 404
  * is not the fsdfs command endpoint. */
 static int
@@ -433,7 +453,7 @@ executor_classify(int op, CURLcode rc, long status, const char *body)
         return strstr(body, "old epoch") ? EXECUTOR_FENCED : EXECUTOR_DENIED;
 
     case 404:
-        return op == EXECUTOR_PULL && executor_is_ours(body)
+        return op != EXECUTOR_DROP && executor_is_ours(body)
                ? EXECUTOR_SOURCE_LACKS : EXECUTOR_REFUSED;
 
     case 409:
@@ -635,5 +655,11 @@ executor_outcome_name(executor_outcome_t outcome)
 const char *
 executor_op_name(int op)
 {
-    return op == EXECUTOR_PULL ? "pull" : op == EXECUTOR_DROP ? "drop" : "?";
+    switch (op) {
+    case EXECUTOR_PULL:        return "pull";
+    case EXECUTOR_DROP:        return "drop";
+    case EXECUTOR_QUARANTINE:  return "quarantine";
+    }
+
+    return "?";
 }

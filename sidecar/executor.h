@@ -26,7 +26,8 @@ typedef struct executor_s  executor_t;
 
 enum {
     EXECUTOR_PULL = 1,
-    EXECUTOR_DROP
+    EXECUTOR_DROP,
+    EXECUTOR_QUARANTINE
 };
 
 /* What an answer means for the planner. */
@@ -67,7 +68,7 @@ typedef enum {
 /* One completion; valid only during the callback. */
 typedef struct {
     void                *token;      /* as given to pull/drop */
-    int                  op;         /* EXECUTOR_PULL or EXECUTOR_DROP */
+    int                  op;         /* EXECUTOR_PULL, _DROP, _QUARANTINE */
     executor_outcome_t   outcome;
     long                 status;     /* HTTP status, 0 if none */
     int                  curl_err;   /* CURLcode, 0 if the node answered */
@@ -115,6 +116,15 @@ int executor_pull(executor_t *ex, const char *node_url, const char *path,
 /* POST <node_url>/_fsdfs/drop?path=..; as executor_pull(). */
 int executor_drop(executor_t *ex, const char *node_url, const char *path,
     uint64_t epoch, void *token);
+
+/*
+ * POST <node_url>/_fsdfs/quarantine?path=..&sum=..; as executor_pull(),
+ * with the pull's timeout (the node reads the whole copy). The node moves
+ * its copy aside unless it matches sum: EXECUTOR_OK, status 409 if kept,
+ * EXECUTOR_SOURCE_LACKS if it has none.
+ */
+int executor_quarantine(executor_t *ex, const char *node_url,
+    const char *path, uint64_t sum, uint64_t epoch, void *token);
 
 /*
  * Waits up to timeout_ms (0: do not wait) for I/O on the transfers, or

@@ -73,7 +73,7 @@
 #define REPL_POP_FLOOR      1e-3        /* plays below which a member goes */
 
 
-enum { OP_MOVE = 1, OP_DROP, OP_DRAIN };
+enum { OP_MOVE = 1, OP_DROP, OP_DRAIN, OP_CHECK };
 enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT };
 
 
@@ -85,9 +85,10 @@ struct repl_op_s {
     planner_move_t   m;             /* OP_MOVE */
     planner_drain_t  d;             /* OP_DRAIN */
     int64_t          due_ms;        /* PH_EVICT_WAIT */
-    unsigned         node;          /* OP_DROP: where */
+    unsigned         node;          /* OP_DROP, OP_CHECK: where */
     unsigned         tries;         /* OP_DROP: sends so far */
-    char            *path;          /* OP_DROP: own copy */
+    char            *path;          /* OP_DROP, OP_CHECK: own copy */
+    uint64_t         sum;           /* OP_CHECK: the record's */
     size_t           plen;
     repl_op_t       *prev, *next;   /* in `ops` */
     repl_op_t       *qnext;         /* in the wait or drop queue */
@@ -164,8 +165,11 @@ struct repl_s {
 
 
 static void repl_drop_enqueue(repl_t *rp, repl_op_t *op);
+static void repl_node_queue(repl_t *rp, int kind, unsigned node,
+    const char *path, size_t plen, uint64_t sum);
 static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
     size_t plen);
+static void repl_drain_copied(repl_t *rp, planner_file_t f);
 static void repl_drain_send(repl_t *rp, repl_op_t *op);
 
 
@@ -629,16 +633,38 @@ repl_on_progress(void *ctx)
 static void
 repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
 {
-    repl_op_t  *op = repl_op_new(rp, OP_DROP);
+    repl_node_queue(rp, OP_DROP, node, path, plen, 0);
+}
+
+
+/* A holder whose copy a pull found other bytes in: the node hashes it and
+ * moves it aside if it is bad (OP_CHECK), so it is neither served nor
+ * counted; the holder goes when the node says so. */
+static void
+repl_check_queue(repl_t *rp, unsigned node, const char *path, size_t plen,
+    uint64_t sum)
+{
+    repl_node_queue(rp, OP_CHECK, node, path, plen, sum);
+}
+
+
+/* Drops and checks share one queue, sent as drops_inflight allows. */
+static void
+repl_node_queue(repl_t *rp, int kind, unsigned node, const char *path,
+    size_t plen, uint64_t sum)
+{
+    repl_op_t  *op = repl_op_new(rp, kind);
 
     if (op == NULL || (op->path = malloc(plen + 1)) == NULL) {
         if (op) {
             repl_op_free(rp, op);
         }
-        fsd_log(FSD_LOG_ERROR, "out of memory: drop of %.*s on %u lost",
-                (int) plen, path, node);
+        fsd_log(FSD_LOG_ERROR, "out of memory: %s of %.*s on %u lost",
+                kind == OP_DROP ? "drop" : "check", (int) plen, path, node);
         return;
     }
+
+    op->sum = sum;
 
     memcpy(op->path, path, plen);
     op->path[plen] = '\0';
@@ -731,9 +757,13 @@ repl_drops_send(repl_t *rp)
     {
         url = repl_url(rp, op->node);
         if (url == NULL
-            || executor_drop(rp->ex, url, op->path, rp->epoch, op) != 0)
+            || (op->kind == OP_CHECK
+                ? executor_quarantine(rp->ex, url, op->path, op->sum,
+                                      rp->epoch, op)
+                : executor_drop(rp->ex, url, op->path, rp->epoch, op)) != 0)
         {
-            fsd_log(FSD_LOG_WARN, "drop %s on %u: cannot send", op->path,
+            fsd_log(FSD_LOG_WARN, "%s %s on %u: cannot send",
+                    op->kind == OP_CHECK ? "check" : "drop", op->path,
                     op->node);
             repl_op_free(rp, op);
             continue;
@@ -1178,6 +1208,10 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
                 res->error[0] ? ", " : "", res->error, (long long) avoid);
         planner_fail(rp->p, f, op->m.dst,
                      now + (avoid / 2 < 1000 ? avoid / 2 : 1000));
+        if (res->outcome == EXECUTOR_CHECKSUM) {
+            repl_check_queue(rp, op->m.src, path, plen,
+                             planner_file_sum(rp->p, f));
+        }
         repl_move_end(rp, op, 0);
         return;
 
@@ -1197,6 +1231,38 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
                 (long long) repl_fail(rp, f, op->m.dst, now));
         repl_move_end(rp, op, 0);
         return;
+    }
+}
+
+
+/* The holder's answer about its own copy: moved aside (bad bytes, or none
+ * at all) and no longer a holder, or kept since it matches the record. */
+static void
+repl_checked(repl_t *rp, repl_op_t *op, const executor_result_t *res)
+{
+    planner_file_t  f;
+
+    if (res->outcome != EXECUTOR_OK && res->outcome != EXECUTOR_SOURCE_LACKS)
+    {
+        fsd_log(res->status == 409 ? FSD_LOG_INFO : FSD_LOG_WARN,
+                "check of %s on %u: %s (%ld)", op->path, op->node,
+                res->status == 409 ? "the copy matches its sum, kept"
+                                   : executor_outcome_name(res->outcome),
+                res->status);
+        rp->fenced |= (res->outcome == EXECUTOR_FENCED);
+        return;
+    }
+
+    fsd_log(FSD_LOG_WARN, "check of %s on %u: %s, no longer a holder",
+            op->path, op->node, res->outcome == EXECUTOR_OK
+            ? "other bytes than its record, quarantined on the node"
+            : "no copy there");
+    index_holder(rp->r, rp->conf->prefix, rp->buckets, op->path, op->plen,
+                 op->node, 0);
+
+    f = planner_file_find(rp->p, op->path, op->plen);
+    if (f != PLANNER_NOFILE) {
+        planner_file_holder_del(rp->p, f, op->node);
     }
 }
 
@@ -1234,6 +1300,13 @@ repl_done(const executor_result_t *res, void *ctx)
 
     if (op->kind == OP_DRAIN) {
         repl_drain_dropped(rp, op, res);
+        return;
+    }
+
+    if (op->kind == OP_CHECK) {
+        rp->drops_inflight--;
+        repl_checked(rp, op, res);
+        repl_op_free(rp, op);
         return;
     }
 

@@ -3,7 +3,8 @@
 # files only, symlinks not followed, .fsdfs-* temp and quarantine entries
 # skipped) as "path\tsize[\tsum]" lines ending "# end <count>", signed like
 # every command; POST /_fsdfs/quarantine moves a copy under
-# <root>/.fsdfs-quarantine/ (200), 404 when there is none.
+# <root>/.fsdfs-quarantine/ (200), 404 when there is none; with sum= it
+# hashes the copy first and keeps one that matches (409).
 
 use strict;
 use warnings;
@@ -124,10 +125,28 @@ $r = cmd($n, $secret, 'quarantine', [path => '/m/../c.txt']);
 is($r->{status}, 400, 'quarantine of a bad path: 400');
 $r = cmd($n, $secret, 'quarantine', [path => '/m/a.mp3'], method => 'GET');
 is($r->{status}, 405, 'quarantine by GET: 405');
+
+# with sum= (fsdfsd, after a pull found other bytes): hashed first, a
+# copy that matches is kept
+my $a_sum = sum64($files{'/m/a.mp3'});
+$r = cmd($n, $secret, 'quarantine', [path => '/m/a.mp3', sum => $a_sum]);
+is($r->{status}, 409, 'quarantine with the right sum: 409') or diag($r->{body});
+like($r->{body}, qr/matches the sum: kept/, 'quarantine with the right sum: says it is kept');
+is(slurp("$root/m/a.mp3"), $files{'/m/a.mp3'}, 'quarantine with the right sum: the copy stays');
+for my $bad ('xyz', '0123', '0123456789abcdefg', '') {
+    $r = cmd($n, $secret, 'quarantine', [path => '/m/a.mp3', sum => $bad]);
+    is($r->{status}, 400, "quarantine with sum '$bad': 400") or diag($r->{body});
+}
+ok(-e "$root/m/a.mp3", 'a bad sum changes nothing');
+$r = cmd($n, $secret, 'quarantine', [path => '/m/sub/deep/d+e.ogg', sum => sum64('other')]);
+is($r->{status}, 200, 'quarantine with another sum: 200') or diag($r->{body});
+is(slurp("$root/.fsdfs-quarantine/m/sub/deep/d+e.ogg"), $files{'/m/sub/deep/d+e.ogg'},
+   'quarantine with another sum: moved aside');
 $r = inventory();
 ($l, $end) = parse($r->{body});
 ok(!exists $l->{'/m/sub/b.mp3'}, 'a quarantined copy is not listed');
-is($end, 3003, '# end 3003 after it');
+ok(!exists $l->{'/m/sub/deep/d+e.ogg'}, 'nor one quarantined for its sum');
+is($end, 3002, '# end 3002 after them');
 
 unlike(log_of($n), qr/\[(alert|emerg|crit)\]/, 'no alert in the log');
 
