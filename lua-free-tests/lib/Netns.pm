@@ -113,7 +113,8 @@ sub pick_subnet {
     my (undef, $routes) = ip('-4', 'route', 'show', 'table', 'all');
     my (undef, $addrs) = ip('-4', '-o', 'addr', 'show');
     my %used;
-    $used{"$1.$2"} = 1 while "$routes\n$addrs" =~ /\b10\.(\d+)\.(\d+)\.\d+/g;
+    my $seen = "$routes\n$addrs";
+    $used{"$1.$2"} = 1 while $seen =~ /\b10\.(\d+)\.(\d+)\.\d+/g;
     for my $i (0 .. 999) {
         my $n = ($pid + $i * 7919) % 30000;
         my ($a, $b) = (100 + int($n / 250), 1 + $n % 250);
