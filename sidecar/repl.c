@@ -1142,7 +1142,7 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     char            pbuf[FSDFS_PATH_MAX + 1];
     size_t          plen;
     const char     *path = repl_path(rp, op->m.file, pbuf, &plen);
-    int64_t         avoid;
+    int64_t         avoid, wait;
     index_result_t  ir;
     planner_file_t  f = op->m.file;
 
@@ -1199,15 +1199,19 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
          * file backs off, so the next try takes another holder if any.
          * The target must come back while the source is still avoided:
          * with both back at once (retry_after 1 s or less) the same bad
-         * source was the first choice again. */
+         * source was the first choice again. With no other holder the
+         * retry could only ask the same source: it waits out its backoff */
         rp->counters.pulls_failed++;
         avoid = repl_fail(rp, f, op->m.src, now);
+        wait = avoid;
+        if (planner_file_k(rp->p, f) > 1) {
+            wait = avoid / 2 < 1000 ? avoid / 2 : 1000;
+        }
         fsd_log(FSD_LOG_WARN, "pull %.*s to %u from %u failed: %s (%ld%s%s), "
                 "source avoided for %lld ms", (int) plen, path, op->m.dst,
                 op->m.src, executor_outcome_name(res->outcome), res->status,
                 res->error[0] ? ", " : "", res->error, (long long) avoid);
-        planner_fail(rp->p, f, op->m.dst,
-                     now + (avoid / 2 < 1000 ? avoid / 2 : 1000));
+        planner_fail(rp->p, f, op->m.dst, now + wait);
         if (res->outcome == EXECUTOR_CHECKSUM) {
             repl_check_queue(rp, op->m.src, path, plen,
                              planner_file_sum(rp->p, f));
