@@ -576,7 +576,15 @@ ngx_http_fsdfs_local(ngx_http_request_t *r, off_t *size)
     ngx_memzero(&of, sizeof(ngx_open_file_info_t));
     of.read_ahead = clcf->read_ahead;
     of.directio = clcf->directio;
-    of.valid = clcf->open_file_cache_valid;
+
+    /*
+     * A peer pulling may ask for a copy that arrived less than
+     * open_file_cache_valid ago, after a miss cached "not found": 404
+     * would make the master drop this holder from the index. Valid 0
+     * re-tests the entry, which refreshes it for the static handler too.
+     */
+    of.valid = ngx_http_fsdfs_has_header(r, "X-Fsdfs-Local", 13)
+               ? 0 : clcf->open_file_cache_valid;
     of.min_uses = clcf->open_file_cache_min_uses;
     of.test_only = 1;
     of.errors = clcf->open_file_cache_errors;
