@@ -41,6 +41,7 @@
 #define F_INQ          0x08    /* in the bucket queue */
 #define F_FAILED       0x10    /* may have failed (file, node) pairs */
 #define F_PARKED       0x20    /* on the parked list, see park() */
+#define F_EVICT        0x40    /* a copy is being evicted: out of the queue */
 
 #define PATH_OFF(r)    ((r) >> 16)
 #define PATH_LEN(r)    ((size_t) ((r) & 0xffff))
@@ -1534,6 +1535,13 @@ try_file(planner_t *p, uint32_t i, planner_move_t *m)
         /* K drops now, so nobody counts on this copy; its bytes stay
          * booked as "dropping" until the node confirms */
         holder_del(p, v, (unsigned) dst);
+        /* until the drop is settled the target still has the bytes: a
+         * pull of v planned there now would answer "already here" and
+         * make it a holder again just before the drop deletes the copy */
+        if (vf->flags & F_INQ) {
+            q_unlink(p, v, BUCKET(kn_of(p, vf)));
+        }
+        vf->flags |= F_EVICT;
         d->dropping += vf->size;
         vf->refs++;
         m->reserved = f->size > vf->size ? f->size - vf->size : 0;
@@ -1595,6 +1603,7 @@ void
 planner_dropped(planner_t *p, planner_move_t *m, int ok)
 {
     pnode_t  *d = &p->nodes[m->dst];
+    pfile_t  *vf;
     uint64_t  rest;
 
     if (m->evict == PLANNER_NOFILE || !m->evict_pending) {
@@ -1602,6 +1611,11 @@ planner_dropped(planner_t *p, planner_move_t *m, int ok)
     }
     m->evict_pending = 0;
     d->dropping -= m->evict_size;
+    vf = F(p, m->evict);
+    vf->flags &= ~F_EVICT;
+    if (!(vf->flags & (F_DELETED | F_INQ | F_PARKED | F_PULL))) {
+        q_append(p, m->evict, BUCKET(kn_of(p, vf)));
+    }
     if (ok) {
         if (d->disk_free != PLANNER_DISK_UNKNOWN) {
             d->disk_free += m->evict_size;

@@ -74,7 +74,10 @@
 
 
 enum { OP_MOVE = 1, OP_DROP, OP_DRAIN, OP_CHECK };
-enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT };
+enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT,
+       PH_RECORD };
+
+#define REPL_RECORD_RETRY_MS 500        /* a pulled copy not yet indexed */
 
 
 typedef struct repl_op_s  repl_op_t;
@@ -84,7 +87,7 @@ struct repl_op_s {
     int              phase;
     planner_move_t   m;             /* OP_MOVE */
     planner_drain_t  d;             /* OP_DRAIN */
-    int64_t          due_ms;        /* PH_EVICT_WAIT */
+    int64_t          due_ms;        /* PH_EVICT_WAIT, PH_RECORD */
     unsigned         node;          /* OP_DROP, OP_CHECK: where */
     unsigned         tries;         /* OP_DROP: sends so far */
     char            *path;          /* OP_DROP, OP_CHECK: own copy */
@@ -134,6 +137,7 @@ struct repl_s {
     repl_op_t           *ops;           /* every op alive */
     repl_op_t           *wait_head, *wait_tail;     /* evictions waiting */
     repl_op_t           *drop_head, *drop_tail;     /* drops not yet sent */
+    repl_op_t           *record;        /* pulled, index not yet updated */
     unsigned             drops_inflight;
     unsigned             drains;        /* OP_DRAIN ops alive */
 
@@ -900,6 +904,8 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
         fsd_log(FSD_LOG_WARN, "evict %.*s from %u: index update failed",
                 (int) elen, epath, m->dst);
         planner_dropped(rp->p, &op->m, 0);
+        /* Redis away: not again at once, or this spins and floods the log */
+        planner_fail(rp->p, m->file, m->dst, now + 1000);
         repl_move_end(rp, op, 0);
         return;
     }
@@ -912,6 +918,49 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
         rp->wait_head = op;
     }
     rp->wait_tail = op;
+}
+
+
+/* Pulled copies whose holder entry could not be written yet. */
+static void
+repl_records_due(repl_t *rp, int64_t now)
+{
+    char            pbuf[FSDFS_PATH_MAX + 1];
+    size_t          plen;
+    const char     *path;
+    repl_op_t      *op, **pp;
+    index_result_t  ir;
+
+    pp = &rp->record;
+    while ((op = *pp) != NULL) {
+        if (op->due_ms > now) {
+            pp = &op->qnext;
+            continue;
+        }
+        path = repl_path(rp, op->m.file, pbuf, &plen);
+        ir = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                          op->m.dst, 1);
+        if (ir == INDEX_ERROR) {
+            op->due_ms = now + REPL_RECORD_RETRY_MS;
+            pp = &op->qnext;
+            continue;
+        }
+        *pp = op->qnext;
+        op->qnext = NULL;
+        if (ir == INDEX_GONE) {
+            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
+                    "dropping it", (int) plen, path, op->m.dst);
+            repl_drop_queue(rp, op->m.dst, path, plen);
+            repl_move_end(rp, op, 0);
+            continue;
+        }
+        fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u: recorded",
+                (int) plen, path, op->m.dst, op->m.src);
+        rp->counters.pulls_done++;
+        repl_succeeded(rp, op->m.file, op->m.dst);
+        repl_drain_copied(rp, op->m.file);
+        repl_move_end(rp, op, 1);
+    }
 }
 
 
@@ -1167,11 +1216,14 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
             repl_move_end(rp, op, 0);
             return;
         }
+        /* the copy is on the node: planned again it would go elsewhere
+         * and this one would fill the node's quota unindexed for good */
         fsd_log(FSD_LOG_WARN, "pulled %.*s to %u, index update failed: "
-                "planned again", (int) plen, path, op->m.dst);
-        rp->counters.pulls_failed++;
-        planner_fail(rp->p, f, op->m.dst, now + 1000);
-        repl_move_end(rp, op, 0);
+                "recorded when Redis answers", (int) plen, path, op->m.dst);
+        op->phase = PH_RECORD;
+        op->due_ms = now + REPL_RECORD_RETRY_MS;
+        op->qnext = rp->record;
+        rp->record = op;
         return;
 
     case EXECUTOR_SOURCE_LACKS:
@@ -1843,6 +1895,7 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
     }
 
     repl_evictions_due(rp, now);
+    repl_records_due(rp, now);
     repl_drops_send(rp);
 
     if (!rp->fenced) {
