@@ -149,6 +149,7 @@ sub new {
             ip_ok('netns', 'add', $ns);
             push @{$self->{ns}}, $ns;
             ip_ok('link', 'add', $h, 'type', 'veth', 'peer', 'name', $p);
+            $self->{veth}[$i] = $h;
             ip_ok('link', 'set', $p, 'netns', $ns);
             ip_ok('link', 'set', $h, 'master', $br);
             ip_ok('link', 'set', $h, 'up');
@@ -156,7 +157,6 @@ sub new {
             ip_ok('-n', $ns, 'addr', 'add', $self->addr($i) . '/24', 'dev', 'eth0');
             ip_ok('-n', $ns, 'link', 'set', 'eth0', 'up');
             ip_ok('-n', $ns, 'link', 'set', 'lo', 'up');
-            $self->{veth}[$i] = $h;
         }
         1;
     };
@@ -165,8 +165,8 @@ sub new {
         $self->teardown;
         die $err;
     }
-    # a bridge port needs a moment to forward, and DAD-free IPv4 is usable
-    # at once: wait until every host answers ARP through the bridge
+    # links come up asynchronously: wait until every host answers ARP
+    # through the bridge, so a test's first request never races them
     for my $i (1 .. $n) {
         $self->wait_reachable($i, 10)
             or do { my $d = $self->diag; $self->teardown; die "host $i unreachable over the bridge:\n$d" };
