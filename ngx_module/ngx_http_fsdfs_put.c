@@ -23,6 +23,7 @@ typedef struct {
     ngx_http_fsdfs_main_conf_t  *fmcf;
     ngx_http_fsdfs_redis_cmd_t  *rcmd;
     ngx_thread_task_t           *task;
+    ngx_event_t                  guard;
     ngx_uint_t                   outstanding;
     ngx_uint_t                   failed;
     char                         key[FSDFS_KEY_MAX];
@@ -275,6 +276,27 @@ ngx_http_fsdfs_put_unlink_thread(void *data, ngx_log_t *log)
 static void ngx_http_fsdfs_put_stored(ngx_event_t *ev);
 
 
+/* Only there to keep a gracefully exiting worker alive while a thread
+ * task of this put runs: a worker waits for its timers, not for thread
+ * tasks, and one that exits first leaves the request unanswered. */
+static void
+ngx_http_fsdfs_put_guard(ngx_event_t *ev)
+{
+}
+
+
+static void
+ngx_http_fsdfs_put_posted(ngx_http_fsdfs_put_t *p)
+{
+    p->cmd->request->main->blocked++;
+
+    p->guard.handler = ngx_http_fsdfs_put_guard;
+    p->guard.data = p;
+    p->guard.log = p->cmd->request->connection->log;
+    ngx_add_timer(&p->guard, 60000);
+}
+
+
 static void
 ngx_http_fsdfs_put_undo(ngx_http_fsdfs_put_t *p, ngx_uint_t status,
     const char *error)
@@ -293,7 +315,7 @@ ngx_http_fsdfs_put_undo(ngx_http_fsdfs_put_t *p, ngx_uint_t status,
         return;
     }
 
-    p->cmd->request->main->blocked++;
+    ngx_http_fsdfs_put_posted(p);
 }
 
 
@@ -415,6 +437,10 @@ ngx_http_fsdfs_put_stored(ngx_event_t *ev)
 
     cmd->request->main->blocked--;
 
+    if (p->guard.timer_set) {
+        ngx_del_timer(&p->guard);
+    }
+
     if (p->unlinking) {
         ngx_http_fsdfs_disk_adjust(cmd->size, 1);
         ngx_http_fsdfs_command_finish(cmd, p->status, p->error);
@@ -487,7 +513,7 @@ ngx_http_fsdfs_put_exists(redisReply *reply, void *data)
         return;
     }
 
-    cmd->request->main->blocked++;
+    ngx_http_fsdfs_put_posted(p);
 }
 
 
@@ -499,6 +525,10 @@ ngx_http_fsdfs_put_cleanup(void *data)
     if (p->rcmd) {
         ngx_http_fsdfs_redis_cancel(p->rcmd);
         p->rcmd = NULL;
+    }
+
+    if (p->guard.timer_set) {
+        ngx_del_timer(&p->guard);
     }
 }
 

@@ -648,6 +648,10 @@ ngx_http_fsdfs_redis_callback(redisAsyncContext *ac, void *r, void *privdata)
 
     rd->pending--;
 
+    if (rd->pending == 0) {
+        rd->watchdog.cancelable = 1;
+    }
+
     if (r && rd->fmcf->redis_sentinel
         && ((redisReply *) r)->type == REDIS_REPLY_ERROR
         && ngx_strncmp(((redisReply *) r)->str, "READONLY", 8) == 0
@@ -761,6 +765,7 @@ ngx_http_fsdfs_redis_command(ngx_http_fsdfs_redis_handler_pt h, void *data,
     }
 
     ngx_http_fsdfs_redis.pending++;
+    ngx_http_fsdfs_redis.watchdog.cancelable = 0;
 
     return cmd;
 }
@@ -787,6 +792,7 @@ ngx_http_fsdfs_redis_argv(ngx_http_fsdfs_redis_handler_pt h, void *data,
     }
 
     ngx_http_fsdfs_redis.pending++;
+    ngx_http_fsdfs_redis.watchdog.cancelable = 0;
 
     return cmd;
 }
@@ -824,6 +830,13 @@ ngx_http_fsdfs_redis_init_process(ngx_cycle_t *cycle)
     rd->reconnect.data = rd;
     rd->reconnect.cancelable = 1;
 
+    /*
+     * Cancelable only while no command waits for a reply: a gracefully
+     * quitting worker exits as soon as every timer left is cancelable,
+     * and would drop a request waiting on Redis (a put creating its
+     * record) unanswered, its socket left open. Pending commands end in
+     * a reply or, at worst, at the timeout this watchdog enforces.
+     */
     rd->watchdog.handler = ngx_http_fsdfs_redis_watchdog;
     rd->watchdog.log = cycle->log;
     rd->watchdog.data = rd;
