@@ -35,7 +35,9 @@
 #
 # After the load: time until min(K-N) >= 0 again; every file put and not
 # removed must answer 200 with its bytes through every node and have K >= 1
-# (files lost, goal 0); the last removed files must answer 404 everywhere;
+# (files lost, goal 0); every holder the index names must have the file on
+# its disk (goal 0: a holder without it is a copy counted that is not
+# there); the last removed files must answer 404 everywhere;
 # the RSS samples as a table, and start / end / ratio per process (a
 # restarted node: its current workers since their start, or, when they ran
 # less than two samples, its longest-lived earlier workers; printed which).
@@ -538,6 +540,26 @@ for my $p (sort keys %want) {
     $lost++ if $bad == @n;
     $k0++ unless grep { $alive{$_} } @{$all->{$p} // []};
 }
+# the index against the disks: a holder whose disk lacks the file is a copy
+# counted that is not there; a copy no record names uses quota for nothing
+# (drops in flight are given a few seconds to settle)
+my ($ghosts, $strays, @ghost_ex) = (0, 0);
+wait_for(sub {
+    my $recs = all_records();
+    ($ghosts, $strays, @ghost_ex) = (0, 0);
+    for my $node (@n) {
+        my $id = $ids->{$node->{name}};
+        my $disk = disk_files($node);
+        for my $p (keys %$recs) {
+            next unless grep { $_ == $id } @{$recs->{$p}};
+            next if $disk->{$p};
+            $ghosts++;
+            push @ghost_ex, "$p on $node->{name}";
+        }
+        $strays += grep { !/\/\.fsdfs/ && !grep { $_ == $id } @{$recs->{$_} // []} } keys %$disk;
+    }
+    !$ghosts && !$strays;
+}, 10);
 my @check_rm = @removed > 200 ? @removed[-200 .. -1] : @removed;
 my $back = 0;
 for my $p (@check_rm) {
@@ -606,6 +628,9 @@ printf "after     min(K-N) >= 0 %s; min(K-N) %s, files %s\n",
 printf "          FILES LOST: %d of %d (no node answers 200 with the bytes)   goal 0; "
      . "wrong answers through some node: %d; K=0 in the index: %d\n", $lost, scalar keys %want,
        $bad_answers, $k0;
+printf "          index vs disks: %d holders named in the index without the file on disk (goal 0)%s; "
+     . "%d copies on disk that no record names\n", $ghosts,
+       $ghosts ? ' (' . join(', ', @ghost_ex[0 .. min(4, $#ghost_ex)]) . ')' : '', $strays;
 printf "          removed files answering anything but 404: %d of %d GETs (the last %d removed, every node)\n",
        $back, @check_rm * @n, scalar @check_rm;
 
