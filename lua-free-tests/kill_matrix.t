@@ -5,9 +5,10 @@
 #
 # Redis (with an AOF, as conf.d/redis.conf has operators run it), four
 # nodes and two fsdfsd (m1 leads, m2 waits), N=2. Every put lands on d;
-# the master copies each new file to N, then on to every node (the quotas
-# hold every file: see the note at $quota). Pulls are paced (limit_rate
-# on requests carrying X-Fsdfs-Local) so that the replication of a batch
+# the master copies each new file to N, then on to the other nodes until
+# a, b and c are full, and from then on makes room for new files' copies
+# by evicting surplus ones (see %quota). Pulls are paced (limit_rate on
+# requests carrying X-Fsdfs-Local) so that the replication of a batch
 # takes seconds.
 #
 # Each phase puts a batch of files, drives every node at once with wrk
@@ -60,12 +61,15 @@ my $script = "$FindBin::Bin/kill_matrix.lua";
 my $size = 40000;
 my $batch = 4;
 my $wrk_s = 4;
-# Room for every file on every node. With full quotas (evictions) the
-# run does not converge: a pull the master cannot record (it was SIGKILLed,
-# or lost its lease while Redis was down) leaves an unindexed copy that
-# uses its node's quota for good, and once every node is full that way a
-# file stays at K-N = -1. Such copies are counted below ("unindexed").
-my $quota = '2m';
+# a, b and c hold 10 copies each (the master keeps 1% free), d every
+# file: from the third batch on, new copies on a, b or c need evictions.
+# The spare room at the end (30 copies for 21 files at N=2) is there for
+# the copies a killed master leaves on disk unindexed: a pull the master
+# could not record (it was SIGKILLed, or lost its lease while Redis was
+# down) leaves a copy the index does not know, which uses its node's
+# quota for good; with every node full that way a file would stay at
+# K-N = -1. Such copies are counted in the table ("unindexed").
+my %quota = map { $_ => $_ eq 'd' ? '2m' : 10 * $size + 20000 } qw(a b c d);
 my %ok_status = map { $_ => 1 } (200, 206, 302, 304);
 
 # What this file starts itself: wrk runs and the Redis restarted on its AOF
@@ -100,7 +104,7 @@ ok(wait_for(sub {
 fsdfs('init', '--buckets', '256', '--replicas', '2');
 my $http = 'map $http_x_fsdfs_local $km_pull_rate { 1 32k; default 0; }';
 my @n = map {
-    start_node(name => $_, commands => 1, quota => $quota,
+    start_node(name => $_, commands => 1, quota => $quota{$_},
                http => $http, location => 'fsdfs on; limit_rate $km_pull_rate;')
 } qw(a b c d);
 my ($na, $nb, $nc, $d) = @n;
@@ -486,9 +490,11 @@ is($table[-1][4], 0, 'redis: no socket errors (no nginx process died)');
                   scalar(my @u = unindexed())];
 }
 
+my $evictions = 0;
+$evictions += () = fsdfsd_log($_) =~ /^.* \(evicted\)$/mg for @sidecars;
 my $fmt = '%-8s %9s %7s %12s %8s %5s %8s %7s %10s';
-diag(sprintf "kill matrix (%d files, N=2, %.0f s in all):\n$fmt\n%s",
-             scalar(keys %files), time - $t_all,
+diag(sprintf "kill matrix (%d files, N=2, %d copies evicted, %.0f s in all):\n$fmt\n%s",
+             scalar(keys %files), $evictions, time - $t_all,
              'kill', 'requests', 'non-OK', '503 allowed', 'sockerr', 'lost', 'pulls@k', 'conv s',
              'unindexed', join "\n", map { sprintf $fmt, @$_ } @table);
 
