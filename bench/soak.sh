@@ -543,10 +543,10 @@ for my $p (sort keys %want) {
 # the index against the disks: a holder whose disk lacks the file is a copy
 # counted that is not there; a copy no record names uses quota for nothing
 # (drops in flight are given a few seconds to settle)
-my ($ghosts, $strays, @ghost_ex) = (0, 0);
+my ($ghosts, $strays, @ghost_ex, @stray_ex) = (0, 0);
 wait_for(sub {
     my $recs = all_records();
-    ($ghosts, $strays, @ghost_ex) = (0, 0);
+    ($ghosts, $strays, @ghost_ex, @stray_ex) = (0, 0);
     for my $node (@n) {
         my $id = $ids->{$node->{name}};
         my $disk = disk_files($node);
@@ -556,7 +556,10 @@ wait_for(sub {
             $ghosts++;
             push @ghost_ex, "$p on $node->{name}";
         }
-        $strays += grep { !/\/\.fsdfs/ && !grep { $_ == $id } @{$recs->{$_} // []} } keys %$disk;
+        for my $p (grep { !/\/\.fsdfs/ && !grep { $_ == $id } @{$recs->{$_} // []} } keys %$disk) {
+            $strays++;
+            push @stray_ex, "$p on $node->{name}" . ($recs->{$p} ? '' : ' (no record)');
+        }
     }
     !$ghosts && !$strays;
 }, 10);
@@ -629,8 +632,9 @@ printf "          FILES LOST: %d of %d (no node answers 200 with the bytes)   go
      . "wrong answers through some node: %d; K=0 in the index: %d\n", $lost, scalar keys %want,
        $bad_answers, $k0;
 printf "          index vs disks: %d holders named in the index without the file on disk (goal 0)%s; "
-     . "%d copies on disk that no record names\n", $ghosts,
-       $ghosts ? ' (' . join(', ', @ghost_ex[0 .. min(4, $#ghost_ex)]) . ')' : '', $strays;
+     . "%d copies on disk that no record names%s\n", $ghosts,
+       $ghosts ? ' (' . join(', ', @ghost_ex[0 .. min(4, $#ghost_ex)]) . ')' : '', $strays,
+       $strays ? ' (' . join(', ', @stray_ex[0 .. min(4, $#stray_ex)]) . ')' : '';
 printf "          removed files answering anything but 404: %d of %d GETs (the last %d removed, every node)\n",
        $back, @check_rm * @n, scalar @check_rm;
 
