@@ -285,6 +285,43 @@ test_eviction(void)
 }
 
 
+/* A file whose copy is being evicted is not planned back to the node that
+ * drops it until the drop is settled: that node still has the bytes, the
+ * pull would answer "already here" and make it a holder again, and the
+ * drop that follows would delete the copy the index names. */
+static void
+test_evict_not_replanned(void)
+{
+    planner_t       *p;
+    planner_move_t   m, m2;
+    planner_file_t   big, x;
+    uint16_t         all3[] = { 1, 2, 3 }, h12[] = { 1, 2 };
+
+    p = cluster(3, 10 * MB);
+    big = add(p, "/big.mp3", 8 * MB, 1, all3, 3);  /* K-N +2 */
+    x = add(p, "/x.mp3", 3 * MB, 3, h12, 2);       /* K-N -1: needs node 3 */
+    ok(planner_next(p, 0, &m) && m.file == x && m.dst == 3 && m.evict == big,
+       "evict-replan: node 3 drops big for x");
+    ok(!holds(p, big, 3) && planner_file_kn(p, big) == 1,
+       "evict-replan: big at K-N +1, node 3 lacks it on paper");
+
+    /* room for big on node 3 even with its dropping bytes booked (a
+     * heartbeat with a larger quota): only the eviction keeps it out */
+    planner_node_space(p, 3, 100 * MB, PLANNER_DISK_UNKNOWN);
+    ok(!(planner_next(p, 0, &m2) && m2.file == big && m2.dst == 3),
+       "evict-replan: no pull of big to node 3 before the drop settles");
+    ok(!planner_next(p, 0, &m2), "evict-replan: nothing else to do");
+
+    planner_dropped(p, &m, 1);
+    ok(planner_next(p, 0, &m2) && m2.file == big && m2.dst == 3,
+       "evict-replan: after the drop, big may go back to node 3");
+    planner_done(p, &m2, 1);
+    planner_done(p, &m, 1);
+    ok(holds(p, big, 3) && holds(p, x, 3), "evict-replan: both on node 3");
+    planner_free(p);
+}
+
+
 static void
 test_liveness(void)
 {
@@ -737,6 +774,7 @@ main(void)
     test_order();
     test_quota_and_fill();
     test_eviction();
+    test_evict_not_replanned();
     test_liveness();
     test_fail_limits();
     test_edits();
