@@ -11,7 +11,11 @@
  * hashed while written; only a file of the right size and sum is fsynced
  * and renamed into place, and its directory fsynced. Whatever fails, the
  * temp file is unlinked; those a crash leaves behind are swept at start,
- * except the fresh ones of this master's other workers (a reload).
+ * except the fresh ones of this master's other workers (a reload). A
+ * worker killed mid-pull (SIGKILL, OOM) leaves one named after the master
+ * that is still running, so worker 0 also sweeps periodically, removing
+ * any temp file older than a live pull's can be (see
+ * ngx_http_fsdfs_sweep_age()).
  *
  * Pulls running at once are counted in the state zone across workers;
  * one over fsdfs_pull_concurrency is answered 429 at once.
@@ -38,6 +42,9 @@
 #define NGX_HTTP_FSDFS_LOW_SPEED        1024    /* bytes/s ... */
 #define NGX_HTTP_FSDFS_LOW_SPEED_TIME   10      /* ... for this many s */
 #define NGX_HTTP_FSDFS_PULL_BUF         (256 * 1024)    /* write size */
+#define NGX_HTTP_FSDFS_SWEEP_MARGIN     60000   /* ms, see sweep_age() */
+#define NGX_HTTP_FSDFS_SWEEP_MIN        30000   /* ms between sweeps ... */
+#define NGX_HTTP_FSDFS_SWEEP_MAX        3600000 /* ... and at most */
 
 
 typedef struct {
@@ -79,9 +86,11 @@ typedef struct {
 
 static pid_t                     ngx_http_fsdfs_master_pid;
 
-/* set by the worker before it posts the one sweep, read by its thread */
+/* set by the worker before it posts a sweep (one at a time), read by its
+ * thread */
 static pid_t                     ngx_http_fsdfs_sweep_pid;
 static time_t                    ngx_http_fsdfs_sweep_before;
+static ngx_uint_t                ngx_http_fsdfs_sweep_periodic;
 static ngx_uint_t                ngx_http_fsdfs_sweep_removed;
 
 
@@ -620,7 +629,36 @@ ngx_http_fsdfs_pull(ngx_http_fsdfs_command_t *cmd)
 }
 
 
-/* Stale temp files: swept once at start by worker 0, in the thread pool. */
+/* Stale temp files: swept by worker 0 in the thread pool, once at start
+ * and then every ngx_http_fsdfs_sweep_period(). */
+
+static ngx_event_t               ngx_http_fsdfs_sweep_timer;
+
+
+/*
+ * The age (ms) past which a temp file cannot be a live pull's: the file is
+ * made just before the transfer, which libcurl cuts at pull_timeout
+ * (CURLOPT_TIMEOUT_MS), and every write moves its mtime; after that only
+ * the fsync and rename remain, which the margin covers (at least a minute,
+ * or pull_timeout again, as the start sweep always allowed).
+ */
+static ngx_msec_t
+ngx_http_fsdfs_sweep_age(ngx_http_fsdfs_main_conf_t *fmcf)
+{
+    return fmcf->pull_timeout
+           + ngx_max(fmcf->pull_timeout, NGX_HTTP_FSDFS_SWEEP_MARGIN);
+}
+
+
+/* Every pull_timeout, but a walk of the whole root is not free: not more
+ * often than every 30 s, and at least hourly. */
+static ngx_msec_t
+ngx_http_fsdfs_sweep_period(ngx_http_fsdfs_main_conf_t *fmcf)
+{
+    return ngx_min(ngx_max(fmcf->pull_timeout, NGX_HTTP_FSDFS_SWEEP_MIN),
+                   NGX_HTTP_FSDFS_SWEEP_MAX);
+}
+
 
 static int
 ngx_http_fsdfs_sweep_one(const char *path, const struct stat *sb, int flag,
@@ -639,11 +677,14 @@ ngx_http_fsdfs_sweep_one(const char *path, const struct stat *sb, int flag,
         return 0;
     }
 
-    /* a fresh one of this master's workers may be a pull in flight */
+    /* a fresh one of this master's workers may be a pull in flight; the
+     * periodic sweep keeps every fresh one, so it never races a pull of a
+     * master beside this one (a binary upgrade) */
     pid = strtoll(name + sizeof(NGX_HTTP_FSDFS_TMP_PREFIX) - 1, &end, 10);
 
-    if (*end == '-' && pid == ngx_http_fsdfs_sweep_pid
-        && sb->st_mtime >= ngx_http_fsdfs_sweep_before)
+    if (sb->st_mtime >= ngx_http_fsdfs_sweep_before
+        && (ngx_http_fsdfs_sweep_periodic
+            || (*end == '-' && pid == ngx_http_fsdfs_sweep_pid)))
     {
         return 0;
     }
@@ -687,6 +728,52 @@ ngx_http_fsdfs_sweep_done(ngx_event_t *ev)
 }
 
 
+/* Set the thread's parameters and post the sweep; periodic: only files
+ * older than sweep_age(), whoever's they are. */
+static void
+ngx_http_fsdfs_sweep_post(ngx_thread_task_t *task, ngx_uint_t periodic,
+    ngx_log_t *log)
+{
+    ngx_http_fsdfs_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_fsdfs_module);
+
+    ngx_http_fsdfs_sweep_pid = ngx_http_fsdfs_master_pid;
+    ngx_http_fsdfs_sweep_periodic = periodic;
+    ngx_http_fsdfs_sweep_before = ngx_time()
+                                  - (time_t) (ngx_http_fsdfs_sweep_age(fmcf)
+                                              / 1000);
+
+    if (ngx_thread_task_post(fmcf->thread_pool, task) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "fsdfs: could not post the temp file sweep");
+    }
+}
+
+
+static void
+ngx_http_fsdfs_sweep_tick(ngx_event_t *ev)
+{
+    ngx_thread_task_t           *task = ev->data;
+    ngx_http_fsdfs_main_conf_t  *fmcf;
+
+    /* also how a quitting worker's cancelable timer is run off */
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    /* the last one still walking (a huge root): skip this turn */
+    if (!task->event.active) {
+        ngx_http_fsdfs_sweep_post(task, 1, ev->log);
+    }
+
+    fmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_fsdfs_module);
+    ngx_add_timer(ev, ngx_http_fsdfs_sweep_period(fmcf));
+}
+
+
 ngx_int_t
 ngx_http_fsdfs_pull_init_process(ngx_cycle_t *cycle)
 {
@@ -723,20 +810,20 @@ ngx_http_fsdfs_pull_init_process(ngx_cycle_t *cycle)
     (void) ngx_cpystrn((u_char *) s->root, fmcf->root.data,
                        fmcf->root.len + 1);
 
-    /* set here, read by the one sweeping thread */
-    ngx_http_fsdfs_sweep_pid = ngx_http_fsdfs_master_pid;
-    ngx_http_fsdfs_sweep_before = ngx_time()
-                                  - (time_t) (2 * fmcf->pull_timeout / 1000);
-
     task->handler = ngx_http_fsdfs_sweep_thread;
     task->event.handler = ngx_http_fsdfs_sweep_done;
     task->event.data = task;
     task->event.log = cycle->log;
 
-    if (ngx_thread_task_post(fmcf->thread_pool, task) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                      "fsdfs: could not post the temp file sweep");
-    }
+    ngx_http_fsdfs_sweep_post(task, 0, cycle->log);
+
+    /* cancelable: it never holds up a worker's graceful exit */
+    ngx_http_fsdfs_sweep_timer.handler = ngx_http_fsdfs_sweep_tick;
+    ngx_http_fsdfs_sweep_timer.data = task;
+    ngx_http_fsdfs_sweep_timer.log = cycle->log;
+    ngx_http_fsdfs_sweep_timer.cancelable = 1;
+    ngx_add_timer(&ngx_http_fsdfs_sweep_timer,
+                  ngx_http_fsdfs_sweep_period(fmcf));
 
     return NGX_OK;
 }
