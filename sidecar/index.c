@@ -40,17 +40,65 @@ index_unwatch(rds_t *r)
 }
 
 
+/* Appends the journal edits (sets only: dels = 0); returns how many
+ * replies to read. */
+static int
+index_journal_append(rds_t *r, const char *jkey, const index_journal_t *j,
+    int dels)
+{
+    int  i, n = 0;
+
+    for (i = 0; j && i < INDEX_JOURNAL_MAX && j->set[i]; i++, n++) {
+        rds_append(r, "HSET %s %s %s", jkey, j->set[i], j->val[i]);
+    }
+    for (i = 0; dels && j && i < INDEX_JOURNAL_MAX && j->del[i]; i++, n++) {
+        rds_append(r, "HDEL %s %s", jkey, j->del[i]);
+    }
+    return n;
+}
+
+
+/* The record needed no edit: the journal edits still stand on their own. */
+static void
+index_journal_alone(rds_t *r, const char *jkey, const index_journal_t *j,
+    int dels)
+{
+    int          n, bad = 0;
+    redisReply  *rep;
+
+    for (n = index_journal_append(r, jkey, j, dels); n > 0; n--) {
+        rep = rds_get(r);
+        bad |= !rds_is(rep, REDIS_REPLY_INTEGER);
+        freeReplyObject(rep);
+    }
+    if (bad) {
+        fsd_log(FSD_LOG_WARN, "journal %s: edit failed", jkey);
+    }
+}
+
+
 index_result_t
 index_holder(rds_t *r, const char *prefix, uint32_t buckets,
     const char *path, size_t len, unsigned id, int add)
 {
-    int              attempt, rc;
+    return index_holder_j(r, prefix, buckets, path, len, id, add, NULL);
+}
+
+
+index_result_t
+index_holder_j(rds_t *r, const char *prefix, uint32_t buckets,
+    const char *path, size_t len, unsigned id, int add,
+    const index_journal_t *j)
+{
+    int              attempt, rc, nj, i;
     char             key[FSDFS_KEY_MAX], buf[FSDFS_RECORD_MAX];
+    char             jkey[FSDFS_KEY_MAX];
     char             old[FSDFS_RECORD_MAX + 1];
     redisReply      *w, *g, *m, *h, *e;
     fsdfs_record_t   rec;
 
     fsdfs_key_loc(key, sizeof(key), prefix, fsdfs_bucket(path, len, buckets));
+    fsdfs_key(jkey, sizeof(jkey), prefix, "inflight");
 
     for (attempt = 0; attempt < INDEX_RETRIES; attempt++) {
         rds_append(r, "WATCH %s", key);
@@ -68,6 +116,7 @@ index_holder(rds_t *r, const char *prefix, uint32_t buckets,
         if (g->type == REDIS_REPLY_NIL) {
             freeReplyObject(g);
             index_unwatch(r);
+            index_journal_alone(r, jkey, j, 0);
             return INDEX_GONE;
         }
 
@@ -87,6 +136,7 @@ index_holder(rds_t *r, const char *prefix, uint32_t buckets,
 
         if (fsdfs_record_has_holder(&rec, id) == add) {
             index_unwatch(r);
+            index_journal_alone(r, jkey, j, 1);
             return INDEX_ALREADY;
         }
 
@@ -99,11 +149,18 @@ index_holder(rds_t *r, const char *prefix, uint32_t buckets,
 
         rds_append(r, "MULTI");
         rds_append(r, "HSET %s %b %b", key, path, len, buf, (size_t) rc);
+        nj = index_journal_append(r, jkey, j, 1);
         rds_append(r, "EXEC");
         m = rds_get(r);
         h = rds_get(r);
+        rc = (m && h) ? 0 : -1;
+        for (i = 0; i < nj; i++) {
+            e = rds_get(r);             /* QUEUED */
+            rc |= e ? 0 : -1;
+            freeReplyObject(e);
+        }
         e = rds_get(r);
-        rc = (m && h && e) ? 0 : -1;
+        rc = (rc == 0 && e) ? 0 : -1;
 
         if (rc == 0 && e->type == REDIS_REPLY_NIL) {
             rc = 1;                             /* the bucket moved: again */

@@ -73,11 +73,16 @@
 #define REPL_POP_FLOOR      1e-3        /* plays below which a member goes */
 
 
-enum { OP_MOVE = 1, OP_DROP, OP_DRAIN, OP_CHECK };
+enum { OP_MOVE = 1, OP_DROP, OP_DRAIN, OP_CHECK, OP_SETTLE, OP_READD };
 enum { PH_EVICT_WAIT = 1, PH_EVICT_DROP, PH_PULL, PH_QUEUED, PH_SENT,
        PH_RECORD };
 
 #define REPL_RECORD_RETRY_MS 500        /* a pulled copy not yet indexed */
+#define REPL_SETTLE_HOLD_MS  (10 * 60 * 1000)   /* pair kept from the planner
+                                                   while its entry settles */
+#define REPL_JFIELD_MAX      (FSDFS_PATH_MAX + 32)
+#define REPL_JRETRY_MS       1000       /* journal read again for entries */
+#define REPL_JRETRY_MAX      60000      /* left unsettled: doubling, ... */
 
 
 typedef struct repl_op_s  repl_op_t;
@@ -90,7 +95,9 @@ struct repl_op_s {
     int64_t          due_ms;        /* PH_EVICT_WAIT, PH_RECORD */
     unsigned         node;          /* OP_DROP, OP_CHECK: where */
     unsigned         tries;         /* OP_DROP: sends so far */
-    char            *path;          /* OP_DROP, OP_CHECK: own copy */
+    char            *path;          /* OP_DROP, OP_CHECK, OP_SETTLE */
+    char            *jfield;        /* journal entry this op settles */
+    int              held;          /* (path, node) kept from the planner */
     uint64_t         sum;           /* OP_CHECK: the record's */
     size_t           plen;
     repl_op_t       *prev, *next;   /* in `ops` */
@@ -138,6 +145,7 @@ struct repl_s {
     repl_op_t           *wait_head, *wait_tail;     /* evictions waiting */
     repl_op_t           *drop_head, *drop_tail;     /* drops not yet sent */
     repl_op_t           *record;        /* pulled, index not yet updated */
+    repl_op_t           *readd;         /* kept copies not yet indexed */
     unsigned             drops_inflight;
     unsigned             drains;        /* OP_DRAIN ops alive */
 
@@ -149,6 +157,13 @@ struct repl_s {
     unsigned             del_n;
 
     repl_backoff_t      *backoff;
+
+    /* <prefix>inflight edits not tied to a record edit: entries of
+     * plain pulls, written before the executor sends them, and entries
+     * whose outcome is settled, deleted in one batch */
+    char                 jkey[FSDFS_KEY_MAX];
+    char               **jset, **jval, **jdel;
+    unsigned             njset, njdel, capjset, capjval, capjdel;
 
     policy_t            *pol;
     policy_t            *own_pol;       /* when the config has none */
@@ -165,6 +180,10 @@ struct repl_s {
     stats_counters_t     counters;
     uint64_t             plan_usec;
     int64_t              nodekn_next_ms;    /* next <prefix>nodekn */
+    int64_t              back_seen;     /* rds back_wall_ms last seen */
+    int64_t              jretry_ms;     /* next reading of the journal */
+    int64_t              jretry_wait;
+    unsigned             jleft;         /* entries this reading left */
 };
 
 
@@ -175,6 +194,9 @@ static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
     size_t plen);
 static void repl_drain_copied(repl_t *rp, planner_file_t f);
 static void repl_drain_send(repl_t *rp, repl_op_t *op);
+static void repl_settle_pulled(repl_t *rp, repl_op_t *op,
+    const executor_result_t *res);
+static void repl_journal_settle(repl_t *rp, const char *when);
 
 
 /* Ops ------------------------------------------------------------------- */
@@ -211,6 +233,7 @@ repl_op_free(repl_t *rp, repl_op_t *op)
     }
 
     free(op->path);
+    free(op->jfield);
     free(op);
 }
 
@@ -240,6 +263,198 @@ repl_path(repl_t *rp, planner_file_t f, char *buf, size_t *len)
     memcpy(buf, p, *len);
     buf[*len] = '\0';
     return buf;
+}
+
+
+/* In-flight journal ----------------------------------------------------- */
+
+/*
+ * <prefix>inflight names every copy this master may have put on a disk,
+ * or kept there, without the index saying so: a pull sent ("pull <dst>
+ * <path>") and an evicted or drained copy out of the index whose drop is
+ * not confirmed ("drop <node> <path>"). A master killed in between leaves
+ * such copies unindexed, using quota for good; the next one settles each
+ * entry at takeover (repl_journal_settle). Writes are not fenced in Redis
+ * (no index write is): a deposed master's late edit at worst leaves an
+ * entry the next takeover settles again, and every settlement is
+ * idempotent.
+ */
+
+static void
+repl_jfield(char *buf, const char *kind, unsigned node, const char *path,
+    size_t plen)
+{
+    snprintf(buf, REPL_JFIELD_MAX, "%s %u %.*s", kind, node, (int) plen,
+             path);
+}
+
+
+static void
+repl_jpush(char ***v, unsigned *n, unsigned *cap, const char *s)
+{
+    char  **nv, *c;
+
+    if (*n == *cap) {
+        nv = realloc(*v, (*cap ? *cap * 2 : 64) * sizeof(char *));
+        if (nv == NULL) {
+            return;
+        }
+        *v = nv;
+        *cap = *cap ? *cap * 2 : 64;
+    }
+    if ((c = strdup(s)) != NULL) {
+        (*v)[(*n)++] = c;
+    }
+}
+
+
+/* The outcome of that entry is settled: deleted with the next batch. */
+static void
+repl_jdel_later(repl_t *rp, const char *field)
+{
+    repl_jpush(&rp->jdel, &rp->njdel, &rp->capjdel, field);
+}
+
+
+static void
+repl_jset_later(repl_t *rp, const char *field, const char *val)
+{
+    unsigned  n = rp->njset, nv = n;
+
+    repl_jpush(&rp->jset, &rp->njset, &rp->capjset, field);
+    repl_jpush(&rp->jval, &nv, &rp->capjval, val);
+    if (rp->njset != n + 1 || nv != n + 1) {        /* out of memory */
+        if (rp->njset == n + 1) {
+            free(rp->jset[n]);
+        }
+        if (nv == n + 1) {
+            free(rp->jval[n]);
+        }
+        rp->njset = n;
+    }
+}
+
+
+static void
+repl_jfree(char **v, unsigned n)
+{
+    unsigned  i;
+
+    for (i = 0; i < n; i++) {
+        free(v[i]);
+    }
+}
+
+
+/*
+ * One round trip for all: the deletes first, then the new entries. Pulls
+ * are only queued in the executor until executor_run(), so entries
+ * written here before it precede their pull. Deletes that fail stay for
+ * the next batch; entries that fail are logged (their pulls go anyway:
+ * Redis is away, and the lease with it soon).
+ */
+static void
+repl_journal_flush(repl_t *rp)
+{
+    unsigned      i, argc;
+    int           dels = 0, sets = 0;
+    const char  **argv;
+    redisReply   *rd = NULL, *rs = NULL;
+
+    if (rp->njdel == 0 && rp->njset == 0) {
+        return;
+    }
+    argv = malloc((2 + 2 * (rp->njset > rp->njdel ? rp->njset : rp->njdel))
+                  * sizeof(char *));
+    if (argv == NULL) {
+        return;
+    }
+
+    if (rp->njdel) {
+        argv[0] = "HDEL";
+        argv[1] = rp->jkey;
+        for (i = 0; i < rp->njdel; i++) {
+            argv[2 + i] = rp->jdel[i];
+        }
+        dels = rds_append_argv(rp->r, (int) (2 + rp->njdel), argv, NULL) == 0;
+    }
+    if (rp->njset) {
+        argv[0] = "HSET";
+        argv[1] = rp->jkey;
+        for (i = 0, argc = 2; i < rp->njset; i++) {
+            argv[argc++] = rp->jset[i];
+            argv[argc++] = rp->jval[i];
+        }
+        sets = rds_append_argv(rp->r, (int) argc, argv, NULL) == 0;
+    }
+    free(argv);
+
+    if (dels) {
+        rd = rds_get(rp->r);
+    }
+    if (sets) {
+        rs = rds_get(rp->r);
+    }
+
+    if (rp->njdel && rds_is(rd, REDIS_REPLY_INTEGER)) {
+        repl_jfree(rp->jdel, rp->njdel);
+        rp->njdel = 0;
+    }
+    if (rp->njset && !rds_is(rs, REDIS_REPLY_INTEGER)) {
+        fsd_log(FSD_LOG_WARN, "journal: %u pull(s) sent unjournaled",
+                rp->njset);
+    }
+    repl_jfree(rp->jset, rp->njset);
+    repl_jfree(rp->jval, rp->njset);
+    rp->njset = 0;
+    freeReplyObject(rd);
+    freeReplyObject(rs);
+}
+
+
+/* Keeps the planner off (path, node) while a settling op works on it: a
+ * pull planned there would find the copy a settling drop then deletes. */
+static void
+repl_hold(repl_t *rp, repl_op_t *op, int hold)
+{
+    planner_file_t  f;
+    int64_t         now = fsd_now_ms();
+
+    if (!hold && !op->held) {
+        return;
+    }
+    op->held = hold;
+    f = planner_file_find(rp->p, op->path, op->plen);
+    if (f != PLANNER_NOFILE) {
+        planner_fail(rp->p, f, op->node, hold ? now + REPL_SETTLE_HOLD_MS
+                                              : now);
+    }
+}
+
+
+/* An entry that could not be settled now (no live holder, the node
+ * away, Redis away): the journal is read again later, each time later. */
+static void
+repl_jleft(repl_t *rp)
+{
+    rp->jleft++;
+    if (rp->jretry_ms == 0) {
+        rp->jretry_ms = fsd_now_ms() + rp->jretry_wait;
+    }
+}
+
+
+/* A drop or settling pull that carried a journal entry ended. */
+static void
+repl_op_settled(repl_t *rp, repl_op_t *op, int settled)
+{
+    repl_hold(rp, op, 0);
+    if (op->jfield && settled) {
+        repl_jdel_later(rp, op->jfield);
+    } else if (op->jfield) {
+        fsd_log(FSD_LOG_WARN, "journal: \"%s\" left for later", op->jfield);
+        repl_jleft(rp);
+    }
 }
 
 
@@ -641,6 +856,25 @@ repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
 }
 
 
+/* A drop that settles a journal entry: deleted once the node confirms. */
+static repl_op_t *
+repl_drop_queue_j(repl_t *rp, unsigned node, const char *path, size_t plen,
+    const char *jfield)
+{
+    repl_op_t  *op;
+
+    repl_node_queue(rp, OP_DROP, node, path, plen, 0);
+    op = rp->drop_tail;
+    if (op && op->node == node && op->plen == plen
+        && memcmp(op->path, path, plen) == 0 && op->jfield == NULL)
+    {
+        op->jfield = strdup(jfield);
+        return op;
+    }
+    return NULL;
+}
+
+
 /* A holder whose copy a pull found other bytes in: the node hashes it and
  * moves it aside if it is bad (OP_CHECK), so it is neither served nor
  * counted; the holder goes when the node says so. */
@@ -769,6 +1003,7 @@ repl_drops_send(repl_t *rp)
             fsd_log(FSD_LOG_WARN, "%s %s on %u: cannot send",
                     op->kind == OP_CHECK ? "check" : "drop", op->path,
                     op->node);
+            repl_op_settled(rp, op, 0);
             repl_op_free(rp, op);
             continue;
         }
@@ -790,10 +1025,10 @@ repl_move_end(repl_t *rp, repl_op_t *op, int ok)
 }
 
 
-static void
+static int
 repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
+    char            pbuf[FSDFS_PATH_MAX + 1], jf[REPL_JFIELD_MAX];
     size_t       plen;
     const char  *path, *url;
 
@@ -807,9 +1042,74 @@ repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
                          op) != 0)
     {
         fsd_log(FSD_LOG_WARN, "pull %s to %u: cannot send", path, op->m.dst);
+        repl_jfield(jf, "pull", op->m.dst, path, plen);
+        repl_jdel_later(rp, jf);
         rp->counters.pulls_failed++;
         repl_fail(rp, op->m.file, op->m.dst, now);
         repl_move_end(rp, op, 0);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* A copy an aborted eviction or drain keeps, whose holder entry could not
+ * be written back (Redis away): written when Redis answers, its journal
+ * entry deleted with it. Left alone, the copy would stay unindexed until
+ * the next takeover, and this master may keep the lease for long. */
+static void
+repl_readd_queue(repl_t *rp, unsigned node, const char *path, size_t plen,
+    const char *jfield)
+{
+    repl_op_t  *op = repl_op_new(rp, OP_READD);
+
+    if (op == NULL || (op->path = malloc(plen + 1)) == NULL
+        || (op->jfield = strdup(jfield)) == NULL)
+    {
+        if (op) {
+            repl_op_free(rp, op);
+        }
+        return;
+    }
+    memcpy(op->path, path, plen);
+    op->path[plen] = '\0';
+    op->plen = plen;
+    op->node = node;
+    op->due_ms = fsd_now_ms() + REPL_RECORD_RETRY_MS;
+    op->qnext = rp->readd;
+    rp->readd = op;
+}
+
+
+static void
+repl_readds_due(repl_t *rp, int64_t now)
+{
+    repl_op_t       *op, **pp;
+    index_result_t   ir;
+    index_journal_t  j = { { NULL }, { NULL }, { NULL, NULL } };
+
+    pp = &rp->readd;
+    while ((op = *pp) != NULL) {
+        if (op->due_ms > now) {
+            pp = &op->qnext;
+            continue;
+        }
+        j.del[0] = op->jfield;
+        ir = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, op->path,
+                            op->plen, op->node, 1, &j);
+        if (ir == INDEX_ERROR) {
+            op->due_ms = now + REPL_RECORD_RETRY_MS;
+            pp = &op->qnext;
+            continue;
+        }
+        *pp = op->qnext;
+        if (ir == INDEX_GONE) {
+            repl_drop_queue_j(rp, op->node, op->path, op->plen, op->jfield);
+        } else {
+            fsd_log(FSD_LOG_INFO, "%s on %u: a holder again", op->path,
+                    op->node);
+        }
+        repl_op_free(rp, op);
     }
 }
 
@@ -819,14 +1119,32 @@ repl_pull_send(repl_t *rp, repl_op_t *op, int64_t now)
 static void
 repl_evict_abort(repl_t *rp, repl_op_t *op, const char *why, int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
-    size_t       plen;
-    const char  *path = repl_path(rp, op->m.evict, pbuf, &plen);
+    char             pbuf[FSDFS_PATH_MAX + 1], fbuf[FSDFS_PATH_MAX + 1];
+    char             jd[REPL_JFIELD_MAX], jp[REPL_JFIELD_MAX];
+    size_t           plen, flen;
+    const char      *path = repl_path(rp, op->m.evict, pbuf, &plen);
+    const char      *fpath = repl_path(rp, op->m.file, fbuf, &flen);
+    index_journal_t  j = { { NULL }, { NULL }, { jd, jp, NULL } };
 
     fsd_log(FSD_LOG_INFO, "evict %.*s from %u abandoned: %s", (int) plen,
             path, op->m.dst, why);
-    index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
-                 op->m.dst, 1);
+    repl_jfield(jd, "drop", op->m.dst, path, plen);
+    repl_jfield(jp, "pull", op->m.dst, fpath, flen);
+    switch (index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                           op->m.dst, 1, &j))
+    {
+    case INDEX_GONE:
+        /* deleted meanwhile: the copy kept would be nobody's */
+        repl_drop_queue_j(rp, op->m.dst, path, plen, jd);
+        repl_jdel_later(rp, jp);
+        break;
+    case INDEX_ERROR:
+        repl_readd_queue(rp, op->m.dst, path, plen, jd);
+        repl_jdel_later(rp, jp);
+        break;
+    default:
+        break;
+    }
     planner_dropped(rp->p, &op->m, 0);
     repl_fail(rp, op->m.file, op->m.dst, now);
     repl_move_end(rp, op, 0);
@@ -869,12 +1187,14 @@ repl_evict_send(repl_t *rp, repl_op_t *op, int64_t now)
 static void
 repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
-    char            ebuf[FSDFS_PATH_MAX + 1];
-    size_t          plen, elen;
-    const char     *path, *epath;
-    repl_op_t      *op;
-    index_result_t  res;
+    char             pbuf[FSDFS_PATH_MAX + 1];
+    char             ebuf[FSDFS_PATH_MAX + 1];
+    char             jd[REPL_JFIELD_MAX], jp[REPL_JFIELD_MAX], jv[96];
+    size_t           plen, elen;
+    const char      *path, *epath;
+    repl_op_t       *op;
+    index_result_t   res;
+    index_journal_t  j = { { jd, jp, NULL }, { jv, jv, NULL }, { NULL } };
 
     op = repl_op_new(rp, OP_MOVE);
     if (op == NULL) {
@@ -889,7 +1209,12 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
     if (m->evict == PLANNER_NOFILE) {
         fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u", (int) plen, path,
                 m->dst, m->src);
-        repl_pull_send(rp, op, now);
+        repl_jfield(jp, "pull", m->dst, path, plen);
+        snprintf(jv, sizeof(jv), "src=%u epoch=%" PRIu64 " ts=%lld", m->src,
+                 rp->epoch, (long long) fsd_wall_ms());
+        if (repl_pull_send(rp, op, now) == 0) {
+            repl_jset_later(rp, jp, jv);
+        }
         return;
     }
 
@@ -897,9 +1222,14 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
     fsd_log(FSD_LOG_INFO, "pull %.*s to %u from %u, evicting %.*s there",
             (int) plen, path, m->dst, m->src, (int) elen, epath);
 
-    /* readers must stop being sent to the copy before it goes */
-    res = index_holder(rp->r, rp->conf->prefix, rp->buckets, epath, elen,
-                       m->dst, 0);
+    /* readers must stop being sent to the copy before it goes; the
+     * journal names the copy from then on, and the pull that follows */
+    repl_jfield(jd, "drop", m->dst, epath, elen);
+    repl_jfield(jp, "pull", m->dst, path, plen);
+    snprintf(jv, sizeof(jv), "src=%u epoch=%" PRIu64 " ts=%lld", m->src,
+             rp->epoch, (long long) fsd_wall_ms());
+    res = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, epath, elen,
+                         m->dst, 0, &j);
     if (res == INDEX_ERROR) {
         fsd_log(FSD_LOG_WARN, "evict %.*s from %u: index update failed",
                 (int) elen, epath, m->dst);
@@ -925,11 +1255,12 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
 static void
 repl_records_due(repl_t *rp, int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
-    size_t          plen;
-    const char     *path;
-    repl_op_t      *op, **pp;
-    index_result_t  ir;
+    char             pbuf[FSDFS_PATH_MAX + 1], jp[REPL_JFIELD_MAX];
+    size_t           plen;
+    const char      *path;
+    repl_op_t       *op, **pp;
+    index_result_t   ir;
+    index_journal_t  j = { { NULL }, { NULL }, { jp, NULL } };
 
     pp = &rp->record;
     while ((op = *pp) != NULL) {
@@ -938,8 +1269,9 @@ repl_records_due(repl_t *rp, int64_t now)
             continue;
         }
         path = repl_path(rp, op->m.file, pbuf, &plen);
-        ir = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
-                          op->m.dst, 1);
+        repl_jfield(jp, "pull", op->m.dst, path, plen);
+        ir = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                            op->m.dst, 1, &j);
         if (ir == INDEX_ERROR) {
             op->due_ms = now + REPL_RECORD_RETRY_MS;
             pp = &op->qnext;
@@ -950,7 +1282,7 @@ repl_records_due(repl_t *rp, int64_t now)
         if (ir == INDEX_GONE) {
             fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
                     "dropping it", (int) plen, path, op->m.dst);
-            repl_drop_queue(rp, op->m.dst, path, plen);
+            repl_drop_queue_j(rp, op->m.dst, path, plen, jp);
             repl_move_end(rp, op, 0);
             continue;
         }
@@ -1016,14 +1348,26 @@ repl_drain_end(repl_t *rp, repl_op_t *op, int ok)
 static void
 repl_drain_abort(repl_t *rp, repl_op_t *op, const char *why)
 {
-    char         pbuf[FSDFS_PATH_MAX + 1];
-    size_t       plen;
-    const char  *path = repl_path(rp, op->d.file, pbuf, &plen);
+    char             pbuf[FSDFS_PATH_MAX + 1], jd[REPL_JFIELD_MAX];
+    size_t           plen;
+    const char      *path = repl_path(rp, op->d.file, pbuf, &plen);
+    index_journal_t  j = { { NULL }, { NULL }, { jd, NULL } };
 
     fsd_log(FSD_LOG_INFO, "drain %.*s off %u abandoned: %s", (int) plen,
             path, op->d.node, why);
-    index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
-                 op->d.node, 1);
+    repl_jfield(jd, "drop", op->d.node, path, plen);
+    switch (index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                           op->d.node, 1, &j))
+    {
+    case INDEX_GONE:
+        repl_drop_queue_j(rp, op->d.node, path, plen, jd);
+        break;
+    case INDEX_ERROR:
+        repl_readd_queue(rp, op->d.node, path, plen, jd);
+        break;
+    default:
+        break;
+    }
     repl_drain_end(rp, op, 0);
 }
 
@@ -1031,11 +1375,12 @@ repl_drain_abort(repl_t *rp, repl_op_t *op, const char *why)
 static void
 repl_drain_start(repl_t *rp, const planner_drain_t *d, int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
-    size_t          plen;
-    const char     *path;
-    repl_op_t      *op;
-    index_result_t  res;
+    char             pbuf[FSDFS_PATH_MAX + 1], jd[REPL_JFIELD_MAX], jv[64];
+    size_t           plen;
+    const char      *path;
+    repl_op_t       *op;
+    index_result_t   res;
+    index_journal_t  j = { { jd, NULL }, { jv, NULL }, { NULL } };
 
     op = repl_op_new(rp, OP_DRAIN);
     if (op == NULL) {
@@ -1050,9 +1395,13 @@ repl_drain_start(repl_t *rp, const planner_drain_t *d, int64_t now)
     fsd_log(FSD_LOG_INFO, "drain %.*s off %u: its copies are elsewhere",
             (int) plen, path, d->node);
 
-    /* readers must stop being sent to the copy before it goes */
-    res = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
-                       d->node, 0);
+    /* readers must stop being sent to the copy before it goes; the
+     * journal names it until the drop is confirmed */
+    repl_jfield(jd, "drop", d->node, path, plen);
+    snprintf(jv, sizeof(jv), "drain epoch=%" PRIu64 " ts=%lld", rp->epoch,
+             (long long) fsd_wall_ms());
+    res = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                         d->node, 0, &j);
     if (res == INDEX_ERROR) {
         fsd_log(FSD_LOG_WARN, "drain %.*s off %u: index update failed",
                 (int) plen, path, d->node);
@@ -1090,7 +1439,7 @@ repl_drain_send(repl_t *rp, repl_op_t *op)
 static void
 repl_drain_dropped(repl_t *rp, repl_op_t *op, const executor_result_t *res)
 {
-    char         pbuf[FSDFS_PATH_MAX + 1];
+    char         pbuf[FSDFS_PATH_MAX + 1], jd[REPL_JFIELD_MAX];
     size_t       plen;
     const char  *path = repl_path(rp, op->d.file, pbuf, &plen);
     fsd_node_t  *n = state_node(rp->st, op->d.node);
@@ -1098,6 +1447,8 @@ repl_drain_dropped(repl_t *rp, repl_op_t *op, const executor_result_t *res)
     if (res->outcome == EXECUTOR_OK) {
         fsd_log(FSD_LOG_INFO, "dropped %.*s on %u (drained)", (int) plen,
                 path, op->d.node);
+        repl_jfield(jd, "drop", op->d.node, path, plen);
+        repl_jdel_later(rp, jd);
         rp->counters.drops_done++;
         if (n) {
             n->drain_drops++;
@@ -1188,18 +1539,29 @@ static void
 repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     int64_t now)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
-    size_t          plen;
-    const char     *path = repl_path(rp, op->m.file, pbuf, &plen);
-    int64_t         avoid, wait;
-    index_result_t  ir;
-    planner_file_t  f = op->m.file;
+    char             pbuf[FSDFS_PATH_MAX + 1], jp[REPL_JFIELD_MAX];
+    size_t           plen;
+    const char      *path = repl_path(rp, op->m.file, pbuf, &plen);
+    int64_t          avoid, wait;
+    index_result_t   ir;
+    planner_file_t   f = op->m.file;
+    index_journal_t  j = { { NULL }, { NULL }, { jp, NULL } };
+
+    repl_jfield(jp, "pull", op->m.dst, path, plen);
+
+    /* no copy came of it; but after a timeout or a cut connection one
+     * may still arrive, so its entry stays for the next reading */
+    if (res->outcome != EXECUTOR_OK && res->outcome != EXECUTOR_TIMEOUT
+        && res->outcome != EXECUTOR_UNREACHABLE)
+    {
+        repl_jdel_later(rp, jp);
+    }
 
     switch (res->outcome) {
 
     case EXECUTOR_OK:
-        ir = index_holder(rp->r, rp->conf->prefix, rp->buckets, path, plen,
-                          op->m.dst, 1);
+        ir = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
+                            op->m.dst, 1, &j);
         if (ir == INDEX_DONE || ir == INDEX_ALREADY) {
             fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u (%ld ms)",
                     (int) plen, path, op->m.dst, op->m.src, res->ms);
@@ -1212,7 +1574,7 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
         if (ir == INDEX_GONE) {
             fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
                     "dropping it", (int) plen, path, op->m.dst);
-            repl_drop_queue(rp, op->m.dst, path, plen);
+            repl_drop_queue_j(rp, op->m.dst, path, plen, jp);
             repl_move_end(rp, op, 0);
             return;
         }
@@ -1326,7 +1688,7 @@ repl_checked(repl_t *rp, repl_op_t *op, const executor_result_t *res)
 static void
 repl_done(const executor_result_t *res, void *ctx)
 {
-    char            pbuf[FSDFS_PATH_MAX + 1];
+    char            pbuf[FSDFS_PATH_MAX + 1], jf[REPL_JFIELD_MAX];
     repl_t      *rp = ctx;
     repl_op_t   *op = res->token;
     int64_t      now = fsd_now_ms();
@@ -1338,6 +1700,7 @@ repl_done(const executor_result_t *res, void *ctx)
         if (res->outcome == EXECUTOR_OK) {
             rp->counters.drops_done++;
             fsd_log(FSD_LOG_INFO, "dropped %s on %u", op->path, op->node);
+            repl_op_settled(rp, op, 1);
         } else if (repl_drop_retry(rp, op, res->outcome, now)) {
             fsd_log(FSD_LOG_INFO, "drop %s on %u: %s (%ld), trying again",
                     op->path, op->node, executor_outcome_name(res->outcome),
@@ -1349,6 +1712,7 @@ repl_done(const executor_result_t *res, void *ctx)
             fsd_log(FSD_LOG_WARN, "drop %s on %u failed: %s (%ld)", op->path,
                     op->node, executor_outcome_name(res->outcome),
                     res->status);
+            repl_op_settled(rp, op, 0);
         }
         repl_op_free(rp, op);
         return;
@@ -1356,6 +1720,12 @@ repl_done(const executor_result_t *res, void *ctx)
 
     if (op->kind == OP_DRAIN) {
         repl_drain_dropped(rp, op, res);
+        return;
+    }
+
+    if (op->kind == OP_SETTLE) {
+        repl_settle_pulled(rp, op, res);
+        repl_op_free(rp, op);
         return;
     }
 
@@ -1373,6 +1743,8 @@ repl_done(const executor_result_t *res, void *ctx)
                     path, op->m.dst);
             rp->counters.drops_done++;
             planner_dropped(rp->p, &op->m, 1);
+            repl_jfield(jf, "drop", op->m.dst, path, plen);
+            repl_jdel_later(rp, jf);
             repl_pull_send(rp, op, now);
             return;
         }
@@ -1393,6 +1765,323 @@ repl_usec(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/* Journal settling at takeover ------------------------------------------ */
+
+/* A holder in rec that is live and not dst, or 0. */
+static unsigned
+repl_live_holder(repl_t *rp, const fsdfs_record_t *rec, unsigned dst)
+{
+    unsigned     i;
+    fsd_node_t  *n;
+
+    for (i = 0; i < rec->nholders; i++) {
+        n = state_node(rp->st, rec->holders[i]);
+        if (rec->holders[i] != dst && n && n->live == NODE_LIVE) {
+            return rec->holders[i];
+        }
+    }
+    return 0;
+}
+
+
+/* The pull may have ended while no master listened: sent again (a node
+ * that has the copy answers 200 at once), and indexed on 200. */
+static void
+repl_settle_pull(repl_t *rp, const char *field, unsigned dst,
+    const fsdfs_record_t *rec, const char *path, size_t plen)
+{
+    unsigned     src = repl_live_holder(rp, rec, dst);
+    const char  *url = repl_url(rp, dst);
+    repl_op_t   *op;
+
+    if (src == 0 || url == NULL) {
+        fsd_log(FSD_LOG_WARN, "journal: \"%s\": no live holder to pull "
+                "from, left for later", field);
+        repl_jleft(rp);
+        return;
+    }
+
+    op = repl_op_new(rp, OP_SETTLE);
+    if (op == NULL || (op->path = malloc(plen + 1)) == NULL
+        || (op->jfield = strdup(field)) == NULL)
+    {
+        if (op) {
+            repl_op_free(rp, op);
+        }
+        return;
+    }
+    memcpy(op->path, path, plen);
+    op->path[plen] = '\0';
+    op->plen = plen;
+    op->node = dst;
+    op->sum = rec->sum;
+
+    if (executor_pull(rp->ex, url, op->path, src, rec->size, rec->sum,
+                      rp->epoch, op) != 0)
+    {
+        fsd_log(FSD_LOG_WARN, "journal: \"%s\": cannot send the pull, left "
+                "for later", field);
+        repl_op_free(rp, op);
+        repl_jleft(rp);
+        return;
+    }
+    repl_hold(rp, op, 1);
+    op->phase = PH_PULL;
+    fsd_log(FSD_LOG_INFO, "journal: \"%s\": pulling again from %u", field,
+            src);
+}
+
+
+/* The answer to a settling pull. */
+static void
+repl_settle_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res)
+{
+    planner_file_t   f;
+    index_result_t   ir;
+    index_journal_t  j = { { NULL }, { NULL }, { op->jfield, NULL } };
+
+    if (res->outcome != EXECUTOR_OK) {
+        rp->fenced |= (res->outcome == EXECUTOR_FENCED);
+        fsd_log(FSD_LOG_INFO, "journal: \"%s\": pull %s (%ld), no copy there",
+                op->jfield, executor_outcome_name(res->outcome), res->status);
+        repl_op_settled(rp, op, res->outcome != EXECUTOR_TIMEOUT
+                                && res->outcome != EXECUTOR_UNREACHABLE);
+        return;
+    }
+
+    ir = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, op->path,
+                        op->plen, op->node, 1, &j);
+    if (ir == INDEX_GONE) {
+        fsd_log(FSD_LOG_INFO, "journal: \"%s\": deleted meanwhile, dropping "
+                "it", op->jfield);
+        repl_hold(rp, op, 0);
+        repl_drop_queue_j(rp, op->node, op->path, op->plen, op->jfield);
+        return;
+    }
+    if (ir == INDEX_ERROR) {
+        repl_op_settled(rp, op, 0);
+        return;
+    }
+
+    f = planner_file_find(rp->p, op->path, op->plen);
+    if (f != PLANNER_NOFILE) {
+        planner_file_holder_add(rp->p, f, op->node);
+    }
+    repl_hold(rp, op, 0);
+    fsd_log(FSD_LOG_INFO, "journal: \"%s\": settled, %u holds it (%ld ms)",
+            op->jfield, op->node, res->ms);
+}
+
+
+/* The entry names an op of this master still under way: it is that op's
+ * to settle (after a Redis outage the journal is read again, see
+ * repl_tick). Also the entries already settled, not yet deleted. */
+static int
+repl_entry_busy(repl_t *rp, const char *field)
+{
+    char         f[REPL_JFIELD_MAX], pbuf[FSDFS_PATH_MAX + 1];
+    size_t       plen;
+    const char  *path;
+    unsigned     i;
+    repl_op_t   *op;
+
+    for (i = 0; i < rp->njdel; i++) {
+        if (strcmp(rp->jdel[i], field) == 0) {
+            return 1;
+        }
+    }
+    for (op = rp->ops; op; op = op->next) {
+        if (op->jfield && strcmp(op->jfield, field) == 0) {
+            return 1;
+        }
+        if (op->kind == OP_MOVE) {
+            path = repl_path(rp, op->m.file, pbuf, &plen);
+            repl_jfield(f, "pull", op->m.dst, path, plen);
+            if (strcmp(f, field) == 0) {
+                return 1;
+            }
+            if (op->m.evict != PLANNER_NOFILE) {
+                path = repl_path(rp, op->m.evict, pbuf, &plen);
+                repl_jfield(f, "drop", op->m.dst, path, plen);
+                if (strcmp(f, field) == 0) {
+                    return 1;
+                }
+            }
+        }
+        if (op->kind == OP_DRAIN) {
+            path = repl_path(rp, op->d.file, pbuf, &plen);
+            repl_jfield(f, "drop", op->d.node, path, plen);
+            if (strcmp(f, field) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+
+/*
+ * One entry: "pull <dst> <path>" or "drop <node> <path>", judged by the
+ * record in the index (at takeover the planner says the same; after a
+ * Redis outage that lost writes, only the index is right about them).
+ */
+static void
+repl_settle_entry(repl_t *rp, const char *field, size_t flen)
+{
+    char             buf[REPL_JFIELD_MAX], *end, key[FSDFS_KEY_MAX];
+    char             rbuf[FSDFS_RECORD_MAX + 1];
+    const char      *path = NULL, *bad = NULL;
+    size_t           plen = 0;
+    unsigned long    id;
+    int              pull;
+    fsd_node_t      *n;
+    fsdfs_record_t   rec;
+    redisReply      *rep;
+    repl_op_t       *op;
+
+    if (flen >= sizeof(buf) || memchr(field, '\0', flen) != NULL) {
+        bad = "too long or binary";
+        flen = flen < 64 ? flen : 64;
+    }
+    memcpy(buf, field, flen);
+    buf[flen] = '\0';
+
+    pull = strncmp(buf, "pull ", 5) == 0;
+    if (bad == NULL && !pull && strncmp(buf, "drop ", 5) != 0) {
+        bad = "unknown kind";
+    }
+    id = 0;
+    if (bad == NULL) {
+        id = strtoul(buf + 5, &end, 10);
+        if (id == 0 || id > PLANNER_MAX_NODE_ID || *end != ' '
+            || buf[5] < '0' || buf[5] > '9')
+        {
+            bad = "no node id";
+        }
+    }
+    if (bad == NULL) {
+        path = end + 1;
+        plen = strlen(path);
+        bad = fsdfs_path_check(path, plen);
+    }
+    if (bad) {
+        fsd_log(FSD_LOG_WARN, "journal: corrupt entry \"%s\" (%s): removed",
+                buf, bad);
+        repl_jdel_later(rp, buf);
+        return;
+    }
+
+    if (repl_entry_busy(rp, buf)) {
+        return;
+    }
+
+    n = state_node(rp->st, (unsigned) id);
+    if (n == NULL || n->forgotten) {
+        fsd_log(FSD_LOG_WARN, "journal: \"%s\": node %lu is %s: removed", buf,
+                id, n ? "forgotten" : "unknown");
+        repl_jdel_later(rp, buf);
+        return;
+    }
+
+    fsdfs_key_loc(key, sizeof(key), rp->conf->prefix,
+                  fsdfs_bucket(path, plen, rp->buckets));
+    rep = rds_cmd(rp->r, "HGET %s %b", key, path, plen);
+    if (!rds_is(rep, 0)) {
+        freeReplyObject(rep);
+        repl_jleft(rp);
+        return;
+    }
+
+    if (rep->type == REDIS_REPLY_NIL) {
+        freeReplyObject(rep);
+        fsd_log(FSD_LOG_INFO, "journal: \"%s\": deleted since, dropping the "
+                "copy", buf);
+        repl_drop_queue_j(rp, (unsigned) id, path, plen, buf);
+        return;
+    }
+
+    /* the decoded record points into its text: copied out of the reply */
+    if (rep->type != REDIS_REPLY_STRING || rep->len > FSDFS_RECORD_MAX
+        || (memcpy(rbuf, rep->str, rep->len),
+            fsdfs_record_decode(&rec, rbuf, rep->len) != 0))
+    {
+        freeReplyObject(rep);
+        fsd_log(FSD_LOG_WARN, "journal: \"%s\": its record is corrupt: "
+                "removed", buf);
+        repl_jdel_later(rp, buf);
+        return;
+    }
+    freeReplyObject(rep);
+
+    if (fsdfs_record_has_holder(&rec, (unsigned) id)) {
+        fsd_log(FSD_LOG_INFO, "journal: \"%s\": %lu is a holder: settled",
+                buf, id);
+        repl_jdel_later(rp, buf);
+        return;
+    }
+
+    if (pull) {
+        repl_settle_pull(rp, buf, (unsigned) id, &rec, path, plen);
+        return;
+    }
+
+    fsd_log(FSD_LOG_INFO, "journal: \"%s\": dropping again", buf);
+    op = repl_drop_queue_j(rp, (unsigned) id, path, plen, buf);
+    if (op) {
+        repl_hold(rp, op, 1);
+    }
+}
+
+
+/* Every entry is settled or on its way (drops queued, pulls queued in
+ * the executor): at takeover, before any planning, those a previous
+ * master left; after a Redis outage, those whose deletion an AOF reload
+ * lost along with the index write it went with. */
+static void
+repl_journal_settle(repl_t *rp, const char *when)
+{
+    char          cursor[32] = "0";
+    size_t        i;
+    unsigned      seen = 0;
+    redisReply   *rep, *items, *fl;
+
+    rp->jleft = 0;
+    rp->jretry_ms = 0;
+    do {
+        rep = rds_cmd(rp->r, "HSCAN %s %s COUNT 1000", rp->jkey, cursor);
+        items = rds_scan_items(rep);
+        if (items == NULL) {
+            fsd_log(FSD_LOG_WARN, "journal: cannot read %s", rp->jkey);
+            freeReplyObject(rep);
+            repl_jleft(rp);
+            break;
+        }
+        for (i = 0; i + 1 < items->elements; i += 2) {
+            fl = items->element[i];
+            if (fl->type == REDIS_REPLY_STRING) {
+                repl_settle_entry(rp, fl->str, fl->len);
+                seen++;
+            }
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+
+    if (seen) {
+        fsd_log(FSD_LOG_INFO, "journal: %u entr%s %s%s", seen,
+                seen == 1 ? "y" : "ies", when,
+                rp->jleft ? ", some left for later" : "");
+    }
+    repl_journal_flush(rp);
+
+    /* a dead node's entries wait for it without flooding the log */
+    rp->jretry_wait = rp->jleft ? rp->jretry_wait * 2 : REPL_JRETRY_MS;
+    if (rp->jretry_wait > REPL_JRETRY_MAX) {
+        rp->jretry_wait = REPL_JRETRY_MAX;
+    }
 }
 
 
@@ -1681,6 +2370,9 @@ repl_new(rds_t *r, const fsd_conf_t *conf, const unsigned char *key,
     snprintf(rp->master, sizeof(rp->master), "%s", master);
     rp->keepalive = keepalive;
     rp->keepalive_arg = arg;
+    fsdfs_key(rp->jkey, sizeof(rp->jkey), conf->prefix, "inflight");
+    rp->back_seen = r->back_wall_ms;
+    rp->jretry_wait = REPL_JRETRY_MS;
 
     memset(&cb, 0, sizeof(cb));
     cb.ctx = rp;
@@ -1746,6 +2438,12 @@ repl_free(repl_t *rp)
         free(rp->pop);
     }
     policy_free(rp->own_pol);
+    repl_jfree(rp->jset, rp->njset);
+    repl_jfree(rp->jval, rp->njset);
+    repl_jfree(rp->jdel, rp->njdel);
+    free(rp->jset);
+    free(rp->jval);
+    free(rp->jdel);
     free(rp);
 }
 
@@ -1846,6 +2544,7 @@ repl_takeover(repl_t *rp)
             " bytes", ls.files, rp->buckets, ls.corrupt, ls.secs,
             ls.secs > 0 ? ls.files / ls.secs : 0.0, mem);
     rp->loaded = 1;
+    repl_journal_settle(rp, "left by the last master");
     return 0;
 }
 
@@ -1856,6 +2555,13 @@ repl_tick(repl_t *rp, int64_t now)
     state_nodes(rp->st, fsd_wall_ms());
     repl_settings(rp);
     repl_drain_tick(rp);
+
+    if (rp->loaded && rp->r->back_wall_ms != rp->back_seen) {
+        rp->back_seen = rp->r->back_wall_ms;
+        repl_journal_settle(rp, "read again after a Redis outage");
+    } else if (rp->jretry_ms && now >= rp->jretry_ms) {
+        repl_journal_settle(rp, "read again for those left");
+    }
 
     if (now >= rp->pop_next_ms) {
         repl_pop_tick(rp, fsd_wall_ms());
@@ -1896,7 +2602,9 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
 
     repl_evictions_due(rp, now);
     repl_records_due(rp, now);
+    repl_readds_due(rp, now);
     repl_drops_send(rp);
+    repl_journal_flush(rp);
 
     if (!rp->fenced) {
         /* planner time only: the moves' own Redis writes do not count */
@@ -1913,6 +2621,7 @@ repl_step(repl_t *rp, int64_t now, int wait_ms)
         while (rp->drains < REPL_DRAINS_MAX && planner_next_drain(rp->p, &d)) {
             repl_drain_start(rp, &d, now);
         }
+        repl_journal_flush(rp);         /* before the executor sends */
     }
 
     if (executor_run(rp->ex, wait_ms, repl_done, rp) < 0) {
