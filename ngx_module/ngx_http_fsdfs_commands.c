@@ -911,6 +911,26 @@ ngx_http_fsdfs_drop(ngx_http_fsdfs_command_t *cmd)
 }
 
 
+/* Only there to keep a gracefully exiting worker alive while a task runs
+ * and until its request is over: a worker waits for its timers, not for
+ * thread tasks, and one that exits first leaves the request unanswered. */
+static void
+ngx_http_fsdfs_command_guard(ngx_event_t *ev)
+{
+}
+
+
+static void
+ngx_http_fsdfs_command_unguard(void *data)
+{
+    ngx_event_t  *guard = data;
+
+    if (guard->timer_set) {
+        ngx_del_timer(guard);
+    }
+}
+
+
 /*
  * Hands a command's blocking part to the thread pool; done runs in the
  * worker when it is over and answers. NGX_DONE, or the 503 answer.
@@ -920,10 +940,21 @@ ngx_http_fsdfs_command_post(ngx_http_fsdfs_command_t *cmd,
     ngx_thread_task_t *task, void (*handler)(void *data, ngx_log_t *log),
     ngx_event_handler_pt done)
 {
+    ngx_event_t                 *guard;
+    ngx_pool_cleanup_t          *cln;
     ngx_http_request_t          *r = cmd->request;
     ngx_http_fsdfs_main_conf_t  *fmcf;
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fsdfs_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_event_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    guard = cln->data;
+    ngx_memzero(guard, sizeof(ngx_event_t));
+    cln->handler = ngx_http_fsdfs_command_unguard;
 
     task->handler = handler;
     task->event.handler = done;
@@ -939,6 +970,11 @@ ngx_http_fsdfs_command_post(ngx_http_fsdfs_command_t *cmd,
     /* the request lives until the task is done, even if the client goes */
     r->main->blocked++;
     r->main->count++;
+
+    guard->handler = ngx_http_fsdfs_command_guard;
+    guard->data = cmd;
+    guard->log = r->connection->log;
+    ngx_add_timer(guard, 60000);
 
     return NGX_DONE;
 }
