@@ -1550,10 +1550,12 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     repl_jfield(jp, "pull", op->m.dst, path, plen);
 
     /* no copy came of it; but after a timeout or a cut connection one
-     * may still arrive, so its entry stays for the next reading */
-    if (res->outcome != EXECUTOR_OK && res->outcome != EXECUTOR_TIMEOUT
-        && res->outcome != EXECUTOR_UNREACHABLE)
+     * may still arrive, so its entry stays for a later reading */
+    if (res->outcome == EXECUTOR_TIMEOUT
+        || res->outcome == EXECUTOR_UNREACHABLE)
     {
+        repl_jleft(rp);
+    } else if (res->outcome != EXECUTOR_OK) {
         repl_jdel_later(rp, jp);
     }
 
