@@ -12,6 +12,10 @@
  * The stream's last id is read *before* the load: whatever changes
  * during the load shows up again as an event, and replaying an event is
  * harmless because every event is handled by re-reading its record.
+ * The events of the last STATE_REPLAY_MS are read again too: a master
+ * that died after an `fsdfs rm` may not have sent its drops (they are
+ * retried for up to about 90 s), and a new master that started after the
+ * event would leave those copies on live nodes, served as local hits.
  */
 
 #include <inttypes.h>
@@ -27,6 +31,7 @@
 
 
 #define LOAD_WINDOW    1024
+#define STATE_REPLAY_MS 300000   /* events read again at takeover */
 #define LOAD_COUNT     "1000"
 #define NODE_TABLE     (FSDFS_MAX_NODE_ID + 1)
 
@@ -446,6 +451,7 @@ state_load_reply(state_t *st, redisReply *rep, load_job_t *job,
 static int
 state_last_event_id(state_t *st)
 {
+    int64_t      from;
     redisReply  *rep;
 
     rep = rds_cmd(st->r, "XREVRANGE %s + - COUNT 1", st->key_events);
@@ -463,8 +469,15 @@ state_last_event_id(state_t *st)
     } else {
         snprintf(st->last_id, sizeof(st->last_id), "0-0");
     }
-
     freeReplyObject(rep);
+
+    /* ids are "<unix ms>-<seq>": start STATE_REPLAY_MS back, if the
+     * stream goes back that far */
+    from = fsd_wall_ms() - STATE_REPLAY_MS;
+    if (from > 0 && strtoll(st->last_id, NULL, 10) > from) {
+        snprintf(st->last_id, sizeof(st->last_id), "%" PRId64 "-0", from);
+    }
+
     return 0;
 }
 
