@@ -531,11 +531,9 @@ ngx_http_fsdfs_command_params(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (!nodes[i].alive) {
-        *error = "source not alive";
-        return NGX_HTTP_BAD_GATEWAY;
-    }
-
+    /* refused in the thread, after the check for a copy already here: a
+     * master settling a pull the last one sent must hear that it is done */
+    cmd->source_down = !nodes[i].alive;
     cmd->source = nodes[i];
 
     return NGX_OK;

@@ -191,6 +191,7 @@ typedef struct {
     ngx_str_t                   values[FSDFS_SIGN_MAX_PARAMS];
     unsigned                    path_ok:1;
     unsigned                    has_sum:1;      /* quarantine: sum= given */
+    unsigned                    source_down:1;  /* pull: from is not alive */
     unsigned                    dropped:1;
     unsigned                    answered:1;
 } ngx_http_fsdfs_command_t;

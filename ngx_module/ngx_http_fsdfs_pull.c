@@ -430,6 +430,12 @@ ngx_http_fsdfs_pull_thread(void *data, ngx_log_t *log)
         return;
     }
 
+    if (cmd->source_down) {
+        ngx_http_fsdfs_pull_fail(p, NGX_HTTP_BAD_GATEWAY, "source not alive",
+                                 NULL);
+        return;
+    }
+
     if (ngx_http_fsdfs_space(p->fmcf, p->root, cmd->size, &why) != NGX_OK) {
         ngx_http_fsdfs_pull_fail(p, NGX_HTTP_INSUFFICIENT_STORAGE, "no space",
                                  why);

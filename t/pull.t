@@ -114,6 +114,13 @@ is($r->{status}, 502, 'source down: 502');
 like($r->{json}{error} // '', qr/source failed/, '502: source failed');
 $r = cmd($a, $secret, 'pull', [path => '/music/y.mp3', from => 52, size => 1000, sum => sum64('y' x 1000)]);
 is($r->{status}, 502, 'source not alive: 502');
+like($r->{json}{error} // '', qr/source not alive/, '502: source not alive');
+# a copy already here is done whatever the source's state: a new master
+# settling a pull its predecessor sent must hear so
+write_file("$a->{root}/music/here.mp3", 'h' x 500);
+$r = cmd($a, $secret, 'pull', [path => '/music/here.mp3', from => 52, size => 500, sum => sum64('h' x 500)]);
+is($r->{status}, 200, 'a copy already here, source not alive: 200') or diag($r->{body});
+unlink "$a->{root}/music/here.mp3";
 my $t0 = time;
 $r = cmd($a, $secret, 'pull', [path => '/music/y.mp3', from => 50, size => 1000, sum => sum64('y' x 1000)]);
 my $took = time - $t0;
