@@ -72,17 +72,6 @@ sub journal {
     return { @$h };
 }
 
-# Copies on a node's disk that the index does not give it.
-sub unindexed {
-    my $all = all_records();
-    my @out;
-    for my $node (@n) {
-        my $id = node_id($node->{name});
-        my %mine = map { $_ => 1 } grep { grep { $_ == $id } @{$all->{$_}} } keys %$all;
-        push @out, map { "$node->{name}:$_" } grep { !$mine{$_} } sort keys %{disk_files($node)};
-    }
-    return @out;
-}
 
 put('/slow/4.mp3', 4);
 my $j;
@@ -126,7 +115,7 @@ like($log, qr/journal: corrupt entry "drop 1 \.\.\/etc\/passwd" \(.*\): removed/
 my @extra;
 ok(wait_for(sub {
     my $s = stats();
-    @extra = unindexed();
+    @extra = unindexed(@n);
     ($s->{files} // 0) == 5 && ($s->{min_kn} // -1) >= 0 && ($s->{epoch} // 0) > 0
         && ($s->{master} // '') =~ /^m2:/ && !%{journal()} && !@extra;
 }, 60), 'settled: the journal is empty, min(K-N) >= 0, no copy on a disk that the index does not name')

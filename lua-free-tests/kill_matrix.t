@@ -286,22 +286,9 @@ sub fresh {
     return defined $updated && $updated =~ /^\d+$/ && $updated > $t * 1000;
 }
 
-# Copies on a node's disk that the index does not give it (temp files of
-# pulls cut short included): what a master that died or lost its lease
-# mid-pull leaves behind.
-sub unindexed {
-    my $all = all_records();
-    my @out;
-    for my $node (@n) {
-        my $id = node_id($node->{name});
-        my %mine = map { $_ => 1 } grep { grep { $_ == $id } @{$all->{$_}} } keys %$all;
-        push @out, map { "$node->{name}:$_" } grep { !$mine{$_} } sort keys %{disk_files($node)};
-    }
-    return @out;
-}
 
 # unindexed() without the temp files.
-sub unindexed_copies { grep { !m{/\.fsdfs-tmp-[^/]*$} } unindexed() }
+sub unindexed_copies { grep { !m{/\.fsdfs-tmp-[^/]*$} } unindexed(@n) }
 
 # After a master's death: every copy it left out of the index is settled
 # (indexed or dropped) by the next one, from the journal.
@@ -365,7 +352,7 @@ sub phase {
     is(scalar(@$phantom), 0, "$label: every holder in the index has the file on disk")
         or diag(join "\n", @$phantom[0 .. ($#$phantom < 9 ? $#$phantom : 9)]);
     files_answer("$label", \%files, @n);
-    my @extra = unindexed();
+    my @extra = unindexed(@n);
     note("$label: unindexed copies: @extra") if @extra;
     my $left = $settle{$label} ? settled($label) : scalar(@extra);
     push @table, [$label, $req, $bad, $allowed, $sock, scalar(@$lost), $inflight,

@@ -220,6 +220,36 @@ repl_op_new(repl_t *rp, int kind)
 }
 
 
+static void repl_op_free(repl_t *rp, repl_op_t *op);
+
+
+/* An op about one path on one node, with its own copy of the path (and
+ * of its journal field, if any); NULL, logged, when memory runs out. */
+static repl_op_t *
+repl_op_at(repl_t *rp, int kind, unsigned node, const char *path,
+    size_t plen, const char *jfield)
+{
+    repl_op_t  *op = repl_op_new(rp, kind);
+
+    if (op == NULL || (op->path = malloc(plen + 1)) == NULL
+        || (jfield && (op->jfield = strdup(jfield)) == NULL))
+    {
+        if (op) {
+            repl_op_free(rp, op);
+        }
+        fsd_log(FSD_LOG_ERROR, "out of memory: work on %.*s at node %u "
+                "lost", (int) plen, path, node);
+        return NULL;
+    }
+
+    memcpy(op->path, path, plen);
+    op->path[plen] = '\0';
+    op->plen = plen;
+    op->node = node;
+    return op;
+}
+
+
 static void
 repl_op_free(repl_t *rp, repl_op_t *op)
 {
@@ -891,23 +921,13 @@ static void
 repl_node_queue(repl_t *rp, int kind, unsigned node, const char *path,
     size_t plen, uint64_t sum)
 {
-    repl_op_t  *op = repl_op_new(rp, kind);
+    repl_op_t  *op = repl_op_at(rp, kind, node, path, plen, NULL);
 
-    if (op == NULL || (op->path = malloc(plen + 1)) == NULL) {
-        if (op) {
-            repl_op_free(rp, op);
-        }
-        fsd_log(FSD_LOG_ERROR, "out of memory: %s of %.*s on %u lost",
-                kind == OP_DROP ? "drop" : "check", (int) plen, path, node);
+    if (op == NULL) {
         return;
     }
 
     op->sum = sum;
-
-    memcpy(op->path, path, plen);
-    op->path[plen] = '\0';
-    op->plen = plen;
-    op->node = node;
     op->due_ms = 0;
     repl_drop_enqueue(rp, op);
 }
@@ -1061,20 +1081,11 @@ static void
 repl_readd_queue(repl_t *rp, unsigned node, const char *path, size_t plen,
     const char *jfield)
 {
-    repl_op_t  *op = repl_op_new(rp, OP_READD);
+    repl_op_t  *op = repl_op_at(rp, OP_READD, node, path, plen, jfield);
 
-    if (op == NULL || (op->path = malloc(plen + 1)) == NULL
-        || (op->jfield = strdup(jfield)) == NULL)
-    {
-        if (op) {
-            repl_op_free(rp, op);
-        }
+    if (op == NULL) {
         return;
     }
-    memcpy(op->path, path, plen);
-    op->path[plen] = '\0';
-    op->plen = plen;
-    op->node = node;
     op->due_ms = fsd_now_ms() + REPL_RECORD_RETRY_MS;
     op->qnext = rp->readd;
     rp->readd = op;
@@ -1806,19 +1817,10 @@ repl_settle_pull(repl_t *rp, const char *field, unsigned dst,
         return;
     }
 
-    op = repl_op_new(rp, OP_SETTLE);
-    if (op == NULL || (op->path = malloc(plen + 1)) == NULL
-        || (op->jfield = strdup(field)) == NULL)
-    {
-        if (op) {
-            repl_op_free(rp, op);
-        }
+    op = repl_op_at(rp, OP_SETTLE, dst, path, plen, field);
+    if (op == NULL) {
         return;
     }
-    memcpy(op->path, path, plen);
-    op->path[plen] = '\0';
-    op->plen = plen;
-    op->node = dst;
     op->sum = rec->sum;
 
     if (executor_pull(rp->ex, url, op->path, src, rec->size, rec->sum,

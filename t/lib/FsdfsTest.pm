@@ -938,6 +938,22 @@ sub disk_files {
     return \%f;
 }
 
+# "node:path" of every copy on these nodes' disks that the index does not
+# give them (temp files of pulls cut short included): what a master that
+# died or lost its lease mid-move would leave behind.
+sub unindexed {
+    my (@nodes) = @_;
+    my $all = all_records();
+    my @out;
+    for my $node (@nodes) {
+        my $id = node_id($node->{name});
+        my %mine = map { $_ => 1 } grep { grep { $_ == $id } @{$all->{$_}} } keys %$all;
+        push @out, map { "$node->{name}:$_" } grep { !$mine{$_} } sort keys %{disk_files($node)};
+    }
+    return @out;
+}
+push @EXPORT, qw(unindexed);
+
 # Teardown ------------------------------------------------------------------
 
 my $bad_re = qr/\[alert\]|\[emerg\]|exited on signal|AddressSanitizer|runtime error:|LeakSanitizer/;
