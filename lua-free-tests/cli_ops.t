@@ -184,6 +184,27 @@ redis_cli('HSET', 'fsdfs:node:2', 'url', 'http://127.0.0.1:' . free_port());
 $out = fsdfs('put', $file, '/b.mp3', '--node', 'b');
 is($? >> 8, 4, 'put to a node that does not answer: exit 4') and like($out, qr/node b/, 'names it');
 
+# the chosen node refuses connections (stopped, its alive key not yet
+# expired): the next one is tried, up to three
+$log = tmp() . '/req3';
+($fport, $fpid) = fake_node(201, qq({"ok":true,"op":"put","path":"/d.mp3","size":70000,"ms":3}), $log);
+node_hash(2, 'b', 'http://127.0.0.1:' . free_port(), 'active', 9000, 1);   # most free, closed
+node_hash(4, 'd', "http://127.0.0.1:$fport", 'active', 1000, 1);
+node_hash(1, 'a', 'http://127.0.0.1:' . free_port(), 'active', 3000, 1);   # next, closed too
+$out = fsdfs('put', $file, '/d.mp3');
+$rc = $? >> 8;
+waitpid($fpid, 0);
+is($rc, 0, 'put: b and a refuse connections, d takes it: exit 0') or diag($out);
+like($out, qr/node b .*\n.*trying node a instead\n.*node a .*\n.*trying node d instead\n.*stored \/d\.mp3 on node d/s,
+     'tries b, then a, then d, and says so') or diag($out);
+is(logged($log)->{body}, slurp($file), 'd got the whole file, from its start');
+node_hash(1, 'a', 'http://127.0.0.1:' . free_port(), 'active', 3000, 1);
+node_hash(4, 'd', 'http://127.0.0.1:' . free_port(), 'active', 1000, 1);
+$out = fsdfs('put', $file, '/e.mp3');
+is($? >> 8, 4, 'put: every node refuses: exit 4') or diag($out);
+is(scalar(() = $out =~ /trying node/g), 2, 'three nodes tried, no more') or diag($out);
+redis_cli('DEL', 'fsdfs:alive:2');      # b back to dead, as the listings below expect
+
 # the index already has the path: refused before any node is asked
 my $bkey = bucket_key('/music/old.mp3');
 redis_cli('HSET', $bkey, '/music/old.mp3', "1 5 $sum 1700000000 1");

@@ -34,6 +34,7 @@
 #define PUT_SECRET_MAX  1024
 #define PUT_ANSWER_MAX  16384
 #define PUT_QUERY_MAX   (FSDFS_PATH_MAX * 3 + 512)
+#define PUT_TRIES       3       /* nodes tried when one refuses connections */
 
 
 typedef struct {
@@ -47,6 +48,9 @@ typedef struct {
     unsigned char   key[PUT_SECRET_MAX];
     size_t          keylen;
     int             id;            /* chosen node */
+    int             tried[PUT_TRIES];   /* nodes that refused connections */
+    unsigned        ntried;
+    int             unreachable;   /* the last send never reached a node */
     char            name[64];
     char            url[256];
     char            answer[PUT_ANSWER_MAX + 1];
@@ -219,8 +223,24 @@ put_node_info(cli_t *cli, int id, put_node_t *n)
 }
 
 
+static int
+put_tried(const put_t *p, int id)
+{
+    unsigned  i;
+
+    for (i = 0; i < p->ntried; i++) {
+        if (p->tried[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
 /* The node to send to: --node, else the live active one with the most
- * free space (ties: the lowest id, so the choice is reproducible). */
+ * free space (ties: the lowest id, so the choice is reproducible) among
+ * those not tried yet: a node stopped a moment ago stays alive in the
+ * index until its alive key expires. */
 static int
 put_pick(cli_t *cli, put_t *p)
 {
@@ -271,7 +291,7 @@ put_pick(cli_t *cli, put_t *p)
 
     for (i = 0; i + 1 < r->elements; i += 2) {
         id = atoi(r->element[i + 1]->str);
-        if (id <= 0 || put_node_info(cli, id, &n) != 0) {
+        if (id <= 0 || put_tried(p, id) || put_node_info(cli, id, &n) != 0) {
             continue;
         }
 
@@ -369,12 +389,11 @@ put_answer_error(const put_t *p, char *buf, size_t cap)
 
 
 static int
-put_send(put_t *p, const char *query)
+put_send(put_t *p, FILE *body, const char *query)
 {
     int                 rc;
     char               *url, err[256];
     long                status;
-    FILE               *body;
     CURL               *curl;
     CURLcode            cc;
     size_t              len;
@@ -382,21 +401,25 @@ put_send(put_t *p, const char *query)
 
     len = strlen(p->url) + sizeof("/_fsdfs/put?") + strlen(query);
     url = malloc(len);
-    body = fdopen(p->fd, "rb");
     curl = curl_easy_init();
+    p->unreachable = 0;
+    p->answer_len = 0;
+    p->answer[0] = '\0';
 
-    if (url == NULL || body == NULL || curl == NULL) {
-        fprintf(stderr, "fsdfs put: out of memory\n");
+    if (fseeko(body, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "fsdfs put: cannot rewind \"%s\": %s\n", p->file,
+                strerror(errno));
         free(url);
-        if (body) {
-            fclose(body);
-            p->fd = -1;
-        }
         curl_easy_cleanup(curl);
         return CLI_ERROR;
     }
 
-    p->fd = -1;   /* body owns it now */
+    if (url == NULL || curl == NULL) {
+        fprintf(stderr, "fsdfs put: out of memory\n");
+        free(url);
+        curl_easy_cleanup(curl);
+        return CLI_ERROR;
+    }
 
     /* the base URL has no trailing slash (fsdfs_node checks it) */
     snprintf(url, len, "%s/_fsdfs/put?%s", p->url, query);
@@ -423,6 +446,8 @@ put_send(put_t *p, const char *query)
     if (cc != CURLE_OK) {
         fprintf(stderr, "fsdfs put: node %s (%s): %s\n", p->name, p->url,
                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        /* refused or unroutable: the node never saw the request */
+        p->unreachable = (cc == CURLE_COULDNT_CONNECT);
         rc = CLI_ERROR;
 
     } else if (status >= 200 && status < 300) {
@@ -451,20 +476,48 @@ put_send(put_t *p, const char *query)
     }
 
     curl_easy_cleanup(curl);
-    fclose(body);
     free(url);
     return rc;
+}
+
+
+/* Signs the put for the chosen node and sends it. */
+static int
+put_signed(put_t *p, FILE *body, long long epoch)
+{
+    int                 nparams;
+    char                size[24], sum[17], n[4];
+    char                query[PUT_QUERY_MAX];
+    fsdfs_sign_param_t  params[4];
+
+    snprintf(size, sizeof(size), "%" PRIu64, p->size);
+    snprintf(sum, sizeof(sum), "%016" PRIx64, p->sum);
+    snprintf(n, sizeof(n), "%u", p->n);
+
+    params[0] = (fsdfs_sign_param_t) { "path", 4, p->path, strlen(p->path) };
+    params[1] = (fsdfs_sign_param_t) { "size", 4, size, strlen(size) };
+    params[2] = (fsdfs_sign_param_t) { "sum", 3, sum, strlen(sum) };
+    params[3] = (fsdfs_sign_param_t) { "n", 1, n, strlen(n) };
+    nparams = p->n ? 4 : 3;
+
+    if (fsdfs_sign_query(query, sizeof(query), p->key, p->keylen, "PUT",
+                         "/_fsdfs/put", params, (unsigned) nparams,
+                         (int64_t) time(NULL), (uint64_t) epoch) < 0)
+    {
+        fprintf(stderr, "fsdfs put: cannot sign the command\n");
+        return CLI_ERROR;
+    }
+
+    return put_send(p, body, query);
 }
 
 
 static int
 put_run(cli_t *cli, put_t *p)
 {
-    int                 rc, nparams;
-    char                size[24], sum[17], n[4];
-    char                query[PUT_QUERY_MAX];
-    long long           epoch;
-    fsdfs_sign_param_t  params[4];
+    int         rc;
+    FILE       *body;
+    long long   epoch;
 
     rc = put_prepare(cli, p);
     if (rc == CLI_OK) {
@@ -485,25 +538,30 @@ put_run(cli_t *cli, put_t *p)
         return cli_fail(cli);
     }
 
-    snprintf(size, sizeof(size), "%" PRIu64, p->size);
-    snprintf(sum, sizeof(sum), "%016" PRIx64, p->sum);
-    snprintf(n, sizeof(n), "%u", p->n);
-
-    params[0] = (fsdfs_sign_param_t) { "path", 4, p->path, strlen(p->path) };
-    params[1] = (fsdfs_sign_param_t) { "size", 4, size, strlen(size) };
-    params[2] = (fsdfs_sign_param_t) { "sum", 3, sum, strlen(sum) };
-    params[3] = (fsdfs_sign_param_t) { "n", 1, n, strlen(n) };
-    nparams = p->n ? 4 : 3;
-
-    if (fsdfs_sign_query(query, sizeof(query), p->key, p->keylen, "PUT",
-                         "/_fsdfs/put", params, (unsigned) nparams,
-                         (int64_t) time(NULL), (uint64_t) epoch) < 0)
-    {
-        fprintf(stderr, "fsdfs put: cannot sign the command\n");
+    body = fdopen(p->fd, "rb");
+    if (body == NULL) {
+        fprintf(stderr, "fsdfs put: out of memory\n");
         return CLI_ERROR;
     }
+    p->fd = -1;   /* body owns it now */
 
-    return put_send(p, query);
+    for ( ;; ) {
+        rc = put_signed(p, body, epoch);
+        if (rc == CLI_OK || !p->unreachable || p->node
+            || p->ntried + 1 >= PUT_TRIES)
+        {
+            break;
+        }
+
+        p->tried[p->ntried++] = p->id;
+        if (put_pick(cli, p) != CLI_OK) {
+            break;
+        }
+        fprintf(stderr, "fsdfs put: trying node %s instead\n", p->name);
+    }
+
+    fclose(body);
+    return rc;
 }
 
 
