@@ -909,12 +909,15 @@ ngx_http_fsdfs_drop(ngx_http_fsdfs_command_t *cmd)
 }
 
 
-/* Only there to keep a gracefully exiting worker alive while a task runs
- * and until its request is over: a worker waits for its timers, not for
- * thread tasks, and one that exits first leaves the request unanswered. */
-static void
-ngx_http_fsdfs_command_guard(ngx_event_t *ev)
+/* The handler of a guard timer, there only to keep a gracefully exiting
+ * worker alive while a thread task runs and until its request is over: a
+ * worker waits for its timers, not for thread tasks, and one that exits
+ * first leaves the request unanswered. A task may outlast any bound (a
+ * slow disk), so the guard waits on until it is deleted. */
+void
+ngx_http_fsdfs_guard(ngx_event_t *ev)
 {
+    ngx_add_timer(ev, 60000);
 }
 
 
@@ -969,7 +972,7 @@ ngx_http_fsdfs_command_post(ngx_http_fsdfs_command_t *cmd,
     r->main->blocked++;
     r->main->count++;
 
-    guard->handler = ngx_http_fsdfs_command_guard;
+    guard->handler = ngx_http_fsdfs_guard;
     guard->data = cmd;
     guard->log = r->connection->log;
     ngx_add_timer(guard, 60000);

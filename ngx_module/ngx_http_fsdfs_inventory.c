@@ -450,29 +450,47 @@ ngx_http_fsdfs_inventory(ngx_http_fsdfs_command_t *cmd)
 
 /* With sum=: the copy is read and hashed first, and kept if it matches
  * (409): a pull that saw other bytes may have met a fault on the way, not
- * on this disk. NGX_OK if it differs or cannot be read: quarantine it. */
+ * on this disk. NGX_OK if it differs or its bytes cannot be read (EIO):
+ * quarantine it. Out of descriptors or memory says nothing of the copy:
+ * 500, kept. */
 static ngx_int_t
 ngx_http_fsdfs_quarantine_sum(ngx_http_fsdfs_quarantine_t *q)
 {
-    int                        fd, ok;
+    int                        fd, rc, err;
     uint64_t                   sum, size;
     ngx_http_fsdfs_command_t  *cmd = q->cmd;
 
     fd = open((char *) cmd->file.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd == -1) {
-        return NGX_OK;
+        err = ngx_errno;
+        if (err == NGX_ENOENT || err == ELOOP) {
+            return NGX_OK;          /* the rename says 404 */
+        }
+        goto kept;
     }
 
-    ok = fsdfs_sum_fd(fd, &sum, &size) == 0 && sum == cmd->sum;
+    errno = 0;
+    rc = fsdfs_sum_fd(fd, &sum, &size);
+    err = errno;
     (void) close(fd);
 
-    if (ok) {
+    if (rc == 0 && sum == cmd->sum) {
         q->status = NGX_HTTP_CONFLICT;
         q->error = "the copy matches the sum: kept";
         return NGX_DECLINED;
     }
 
-    return NGX_OK;
+    if (rc == 0 || err == EIO) {
+        return NGX_OK;
+    }
+
+kept:
+
+    (void) ngx_snprintf((u_char *) q->errbuf, sizeof(q->errbuf) - 1,
+                        "cannot check the copy: %s%Z", strerror(err));
+    q->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    q->error = q->errbuf;
+    return NGX_DECLINED;
 }
 
 

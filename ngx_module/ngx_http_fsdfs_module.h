@@ -238,6 +238,7 @@ ngx_int_t ngx_http_fsdfs_read_init(ngx_conf_t *cf);
 char *ngx_http_fsdfs_commands_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_fsdfs_epoch_raise(uint64_t epoch);
+void ngx_http_fsdfs_guard(ngx_event_t *ev);
 ngx_int_t ngx_http_fsdfs_command_answer(ngx_http_fsdfs_command_t *cmd,
     ngx_uint_t status, const char *error);
 void ngx_http_fsdfs_command_finish(ngx_http_fsdfs_command_t *cmd,

@@ -528,14 +528,6 @@ ngx_http_fsdfs_pull_task(void *data, ngx_log_t *log)
 }
 
 
-/* Only there to keep a gracefully exiting worker alive until the pull
- * answers (a worker waits for its timers, not for thread tasks). */
-static void
-ngx_http_fsdfs_pull_guard(ngx_event_t *ev)
-{
-}
-
-
 static void
 ngx_http_fsdfs_pull_done(ngx_event_t *ev)
 {
@@ -626,7 +618,7 @@ ngx_http_fsdfs_pull(ngx_http_fsdfs_command_t *cmd)
     r->main->blocked++;
     r->main->count++;
 
-    p->guard.handler = ngx_http_fsdfs_pull_guard;
+    p->guard.handler = ngx_http_fsdfs_guard;
     p->guard.data = p;
     p->guard.log = r->connection->log;
     ngx_add_timer(&p->guard, fmcf->pull_timeout + 10000);

@@ -276,21 +276,15 @@ ngx_http_fsdfs_put_unlink_thread(void *data, ngx_log_t *log)
 static void ngx_http_fsdfs_put_stored(ngx_event_t *ev);
 
 
-/* Only there to keep a gracefully exiting worker alive while a thread
- * task of this put runs: a worker waits for its timers, not for thread
- * tasks, and one that exits first leaves the request unanswered. */
-static void
-ngx_http_fsdfs_put_guard(ngx_event_t *ev)
-{
-}
-
-
+/* A thread task of this put is under way: the guard timer keeps a
+ * gracefully exiting worker alive until it is done (see
+ * ngx_http_fsdfs_guard). */
 static void
 ngx_http_fsdfs_put_posted(ngx_http_fsdfs_put_t *p)
 {
     p->cmd->request->main->blocked++;
 
-    p->guard.handler = ngx_http_fsdfs_put_guard;
+    p->guard.handler = ngx_http_fsdfs_guard;
     p->guard.data = p;
     p->guard.log = p->cmd->request->connection->log;
     ngx_add_timer(&p->guard, 60000);

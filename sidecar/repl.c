@@ -1003,6 +1003,18 @@ repl_drop_due(repl_t *rp, int64_t now)
 }
 
 
+/* The file a check is about is still the one the failed pull wanted:
+ * the same path with the same sum. A path deleted and put again holds
+ * other bytes, which the old sum would have the node move aside. */
+static int
+repl_check_current(repl_t *rp, const repl_op_t *op)
+{
+    planner_file_t  f = planner_file_find(rp->p, op->path, op->plen);
+
+    return f != PLANNER_NOFILE && planner_file_sum(rp->p, f) == op->sum;
+}
+
+
 static void
 repl_drops_send(repl_t *rp)
 {
@@ -1013,6 +1025,13 @@ repl_drops_send(repl_t *rp)
     while (rp->drops_inflight < REPL_DROPS_MAX
            && (op = repl_drop_due(rp, now)) != NULL)
     {
+        if (op->kind == OP_CHECK && !repl_check_current(rp, op)) {
+            fsd_log(FSD_LOG_INFO, "check of %s on %u: deleted or put again "
+                    "meanwhile, not sent", op->path, op->node);
+            repl_op_free(rp, op);
+            continue;
+        }
+
         url = repl_url(rp, op->node);
         if (url == NULL
             || (op->kind == OP_CHECK
@@ -1639,7 +1658,9 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
                 op->m.src, executor_outcome_name(res->outcome), res->status,
                 res->error[0] ? ", " : "", res->error, (long long) avoid);
         planner_fail(rp->p, f, op->m.dst, now + wait);
-        if (res->outcome == EXECUTOR_CHECKSUM) {
+        if (res->outcome == EXECUTOR_CHECKSUM
+            && planner_file_find(rp->p, path, plen) == f)
+        {
             repl_check_queue(rp, op->m.src, path, plen,
                              planner_file_sum(rp->p, f));
         }
@@ -1672,6 +1693,7 @@ static void
 repl_checked(repl_t *rp, repl_op_t *op, const executor_result_t *res)
 {
     planner_file_t  f;
+    index_result_t  ir;
 
     if (res->outcome != EXECUTOR_OK && res->outcome != EXECUTOR_SOURCE_LACKS)
     {
@@ -1684,12 +1706,27 @@ repl_checked(repl_t *rp, repl_op_t *op, const executor_result_t *res)
         return;
     }
 
+    if (!repl_check_current(rp, op)) {
+        fsd_log(FSD_LOG_WARN, "check of %s on %u: %s, but the path was "
+                "deleted or put again meanwhile: left to the index",
+                op->path, op->node, executor_outcome_name(res->outcome));
+        return;
+    }
+
+    ir = index_holder(rp->r, rp->conf->prefix, rp->buckets, op->path,
+                      op->plen, op->node, 0);
+    if (ir == INDEX_ERROR) {
+        /* the planner keeps it too: as a source it answers 404, and
+         * that removes the holder again */
+        fsd_log(FSD_LOG_WARN, "check of %s on %u: copy moved aside, but "
+                "the index update failed", op->path, op->node);
+        return;
+    }
+
     fsd_log(FSD_LOG_WARN, "check of %s on %u: %s, no longer a holder",
             op->path, op->node, res->outcome == EXECUTOR_OK
             ? "other bytes than its record, quarantined on the node"
             : "no copy there");
-    index_holder(rp->r, rp->conf->prefix, rp->buckets, op->path, op->plen,
-                 op->node, 0);
 
     f = planner_file_find(rp->p, op->path, op->plen);
     if (f != PLANNER_NOFILE) {
@@ -1840,6 +1877,19 @@ repl_settle_pull(repl_t *rp, const char *field, unsigned dst,
 
 
 /* The answer to a settling pull. */
+/* Answers a node gives a pull only after finding no copy of its own:
+ * a busy (429, 503), refused, fenced or silent node said nothing of its
+ * disk, and the last master's pull may still be running there. */
+static int
+repl_says_absent(executor_outcome_t outcome)
+{
+    return outcome == EXECUTOR_SOURCE_LACKS
+           || outcome == EXECUTOR_SOURCE_FAILED
+           || outcome == EXECUTOR_CHECKSUM
+           || outcome == EXECUTOR_NO_SPACE;
+}
+
+
 static void
 repl_settle_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res)
 {
@@ -1849,10 +1899,11 @@ repl_settle_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res)
 
     if (res->outcome != EXECUTOR_OK) {
         rp->fenced |= (res->outcome == EXECUTOR_FENCED);
-        fsd_log(FSD_LOG_INFO, "journal: \"%s\": pull %s (%ld), no copy there",
-                op->jfield, executor_outcome_name(res->outcome), res->status);
-        repl_op_settled(rp, op, res->outcome != EXECUTOR_TIMEOUT
-                                && res->outcome != EXECUTOR_UNREACHABLE);
+        fsd_log(FSD_LOG_INFO, "journal: \"%s\": pull %s (%ld), %s",
+                op->jfield, executor_outcome_name(res->outcome), res->status,
+                repl_says_absent(res->outcome) ? "no copy there"
+                                               : "left for later");
+        repl_op_settled(rp, op, repl_says_absent(res->outcome));
         return;
     }
 
