@@ -1952,9 +1952,22 @@ repl_entry_busy(repl_t *rp, const char *field)
         if (op->jfield && strcmp(op->jfield, field) == 0) {
             return 1;
         }
+        /* a drop left for later must not delete the copy a pull of this
+         * master is making on the same node */
+        if (op->kind == OP_SETTLE && op->jfield
+            && strncmp(op->jfield, "pull ", 5) == 0
+            && strncmp(field, "drop ", 5) == 0
+            && strcmp(op->jfield + 5, field + 5) == 0)
+        {
+            return 1;
+        }
         if (op->kind == OP_MOVE) {
             path = repl_path(rp, op->m.file, pbuf, &plen);
             repl_jfield(f, "pull", op->m.dst, path, plen);
+            if (strcmp(f, field) == 0) {
+                return 1;
+            }
+            repl_jfield(f, "drop", op->m.dst, path, plen);
             if (strcmp(f, field) == 0) {
                 return 1;
             }
