@@ -933,18 +933,36 @@ repl_node_queue(repl_t *rp, int kind, unsigned node, const char *path,
 }
 
 
+/* Appends op to a queue kept as head and tail (linked by qnext). */
+static void
+repl_queue_push(repl_op_t **head, repl_op_t **tail, repl_op_t *op)
+{
+    op->qnext = NULL;
+    if (*tail) {
+        (*tail)->qnext = op;
+    } else {
+        *head = op;
+    }
+    *tail = op;
+}
+
+
 static void
 repl_drop_enqueue(repl_t *rp, repl_op_t *op)
 {
     op->phase = PH_QUEUED;
-    op->qnext = NULL;
+    repl_queue_push(&rp->drop_head, &rp->drop_tail, op);
+}
 
-    if (rp->drop_tail) {
-        rp->drop_tail->qnext = op;
-    } else {
-        rp->drop_head = op;
-    }
-    rp->drop_tail = op;
+
+/* Evictions and drain drops wait cache_ttl, every cached location of the
+ * copy expired, before the drop is sent. */
+static void
+repl_wait_append(repl_t *rp, repl_op_t *op, int64_t now)
+{
+    op->phase = PH_EVICT_WAIT;
+    op->due_ms = now + rp->conf->cache_ttl_ms;
+    repl_queue_push(&rp->wait_head, &rp->wait_tail, op);
 }
 
 
@@ -1270,14 +1288,7 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
         return;
     }
 
-    op->phase = PH_EVICT_WAIT;
-    op->due_ms = now + rp->conf->cache_ttl_ms;
-    if (rp->wait_tail) {
-        rp->wait_tail->qnext = op;
-    } else {
-        rp->wait_head = op;
-    }
-    rp->wait_tail = op;
+    repl_wait_append(rp, op, now);
 }
 
 
@@ -1349,21 +1360,6 @@ repl_evictions_due(repl_t *rp, int64_t now)
 
 
 /* Drain drops --------------------------------------------------------------- */
-
-static void
-repl_wait_append(repl_t *rp, repl_op_t *op, int64_t now)
-{
-    op->phase = PH_EVICT_WAIT;
-    op->due_ms = now + rp->conf->cache_ttl_ms;
-    op->qnext = NULL;
-    if (rp->wait_tail) {
-        rp->wait_tail->qnext = op;
-    } else {
-        rp->wait_head = op;
-    }
-    rp->wait_tail = op;
-}
-
 
 static void
 repl_drain_end(repl_t *rp, repl_op_t *op, int ok)

@@ -18,16 +18,59 @@
 #define KN_FIELDS     (PLANNER_KN_MAX - PLANNER_KN_MIN + 1)
 
 
+/* Queues the atomic replacement of hash key by the n field/value pairs in
+ * argv[2..] (argv[0], argv[1] are set here): readers never see it half
+ * written. Returns the number of replies it adds. */
+static int
+stats_append_replace(rds_t *r, const char *key, const char **argv,
+    unsigned n)
+{
+    argv[0] = "HSET";
+    argv[1] = key;
+    rds_append(r, "MULTI");
+    rds_append(r, "DEL %s", key);
+    if (n == 0) {
+        rds_append(r, "EXEC");
+        return 3;
+    }
+    rds_append_argv(r, 2 + 2 * (int) n, argv, NULL);
+    rds_append(r, "EXEC");
+    return 4;
+}
+
+
+/* Reads n pipelined replies, the last an EXEC's: 0, or -1 if one failed. */
+static int
+stats_read(rds_t *r, int n)
+{
+    int          i, rc = 0;
+    redisReply  *rep;
+
+    for (i = 0; i < n; i++) {
+        rep = rds_get(r);
+        if (rep == NULL) {
+            return -1;
+        }
+        if (rep->type == REDIS_REPLY_ERROR
+            || (i == n - 1 && !rds_exec_ok(rep)))
+        {
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    return rc;
+}
+
+
 int
 stats_publish(rds_t *r, const char *prefix, const planner_t *p,
     const stats_counters_t *c, const char *master, uint64_t epoch)
 {
-    int              i, it, kn, rc, nkn, nreply;
+    int              i, it, kn, nkn;
     char             key[FSDFS_KEY_MAX], kkey[FSDFS_KEY_MAX];
     char             vals[STATS_FIELDS][32], knv[KN_FIELDS][2][24];
     const char      *argv[2 + 2 * KN_FIELDS];
     uint64_t         count;
-    redisReply      *rep;
     planner_stats_t  ps;
     static const char  *names[] = {
         "files", "bytes", "min_kn", "under", "lost", "pulls_inflight",
@@ -69,8 +112,6 @@ stats_publish(rds_t *r, const char *prefix, const planner_t *p,
     hargv[2 * STATS_FIELDS + 1] = master;
     rds_append_argv(r, 2 + 2 * STATS_FIELDS, hargv, NULL);
 
-    argv[0] = "HSET";
-    argv[1] = kkey;
     it = 0;
     nkn = 0;
     while (nkn < KN_FIELDS && planner_kn_next(p, &it, &kn, &count)) {
@@ -81,43 +122,20 @@ stats_publish(rds_t *r, const char *prefix, const planner_t *p,
         nkn++;
     }
 
-    rds_append(r, "MULTI");
-    rds_append(r, "DEL %s", kkey);
-    nreply = 4;
-    if (nkn) {
-        rds_append_argv(r, 2 + 2 * nkn, argv, NULL);
-        nreply++;
-    }
-    rds_append(r, "EXEC");
-
-    rc = 0;
-    for (i = 0; i < nreply; i++) {
-        rep = rds_get(r);
-        if (rep == NULL) {
-            return -1;
-        }
-        if (rep->type == REDIS_REPLY_ERROR
-            || (i == nreply - 1 && !rds_exec_ok(rep)))
-        {
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
-
-    return rc;
+    /* the stats HSET's reply, then the replacement's */
+    return stats_read(r, 1 + stats_append_replace(r, kkey, argv, nkn));
 }
 
 
 int
 stats_publish_nodekn(rds_t *r, const char *prefix, const planner_t *p)
 {
-    int            rc, nreply;
+    int            rc;
     unsigned       id, n, i;
     char           key[FSDFS_KEY_MAX];
     char         (*vals)[2][8];
     int16_t       *kn;
     const char   **argv;
-    redisReply    *rep;
 
     kn = malloc((PLANNER_MAX_NODE_ID + 1) * sizeof(int16_t));
     if (kn == NULL) {
@@ -139,8 +157,6 @@ stats_publish_nodekn(rds_t *r, const char *prefix, const planner_t *p)
     }
 
     fsdfs_key(key, sizeof(key), prefix, "nodekn");
-    argv[0] = "HSET";
-    argv[1] = key;
     for (i = 0, id = 0; id <= PLANNER_MAX_NODE_ID; id++) {
         if (kn[id] == PLANNER_KN_NONE) {
             continue;
@@ -152,29 +168,7 @@ stats_publish_nodekn(rds_t *r, const char *prefix, const planner_t *p)
         i++;
     }
 
-    rds_append(r, "MULTI");
-    rds_append(r, "DEL %s", key);
-    nreply = 3;
-    if (n) {
-        rds_append_argv(r, 2 + 2 * n, argv, NULL);
-        nreply++;
-    }
-    rds_append(r, "EXEC");
-
-    rc = 0;
-    for (i = 0; i < (unsigned) nreply; i++) {
-        rep = rds_get(r);
-        if (rep == NULL) {
-            rc = -1;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ERROR
-            || (i == (unsigned) nreply - 1 && !rds_exec_ok(rep)))
-        {
-            rc = -1;
-        }
-        freeReplyObject(rep);
-    }
+    rc = stats_read(r, stats_append_replace(r, key, argv, n));
 
     free(kn);
     free(vals);
