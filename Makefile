@@ -23,10 +23,10 @@ WARN       := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon $(SAN)
 LDFLAGS    += $(SAN)
-LDLIBS     := -lhiredis -lcrypto -lm
-D_LDLIBS   := -lhiredis -lcurl -lcrypto -lpcre2-8 -lm -ldl
+LDLIBS     := -lhiredis -lcrypto -lxxhash -lm
+D_LDLIBS   := -lhiredis -lcurl -lcrypto -lxxhash -lpcre2-8 -lm -ldl
 
-DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev \
+DEB_PKGS   := build-essential nginx nginx-dev libhiredis-dev libssl-dev libxxhash-dev \
               libpcre2-dev libcurl4-openssl-dev redis-server redis-sentinel perl wrk iproute2 \
               libnginx-mod-http-lua lua-nginx-redis curl sox lame \
               chromium
@@ -87,6 +87,9 @@ bench-planner: $(BUILD)/bench/planner
 $(BUILD)/tests/%: lua-free-tests/%.c lua-free-tests/tap.h $(COMMON_OBJ) $(UNIT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilua-free-tests -Isidecar $(LDFLAGS) -o $@ $< $(COMMON_OBJ) $(UNIT_LIB) $(D_LDLIBS)
+
+# the harness's checksum helper (t/lib/FsdfsTest.pm, sum64)
+unit: $(BUILD)/tests/sum64
 
 # executor.t's client: the real executor against real HTTP servers
 unit: $(BUILD)/tests/drive_executor

@@ -7,7 +7,7 @@
  *
  *   1        codec version
  *   size     bytes, decimal
- *   sum      first 64 bits of the file's SHA-256, 16 lowercase hex digits
+ *   sum      XXH3-64 of the file's bytes (fsdfs_sum.h), 16 lowercase hex digits
  *   ctime    unix seconds when the record was created
  *   holders  node ids, comma separated, ascending, no duplicates; "-" if none
  *   n=N      explicit replica count (1..255); absent means "by policy"

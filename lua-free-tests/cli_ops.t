@@ -13,7 +13,7 @@ use lib "$FindBin::Bin/../t/lib";
 use FsdfsTest;
 use Test::More;
 use JSON::PP;
-use Digest::SHA qw(sha256_hex hmac_sha256_hex);
+use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use POSIX ();
@@ -98,7 +98,7 @@ sub node_hash {
 
 my $file = tmp() . '/track.mp3';
 write_file($file, join '', map { chr(($_ * 7) % 256) } 1 .. 70000);
-my $sum = substr(sha256_hex(slurp($file)), 0, 16);
+my $sum = sum64(slurp($file));
 
 # --- put: local checks, before any node is involved --------------------------
 
@@ -151,7 +151,7 @@ is($req->{method}, 'PUT', 'method PUT');
 is($req->{path}, '/_fsdfs/put', 'to /_fsdfs/put');
 is($req->{p}{path}, $path, 'path parameter, percent-decoded, intact');
 is($req->{p}{size}, 70000, 'size parameter');
-is($req->{p}{sum}, $sum, 'sum parameter: the first 64 bits of SHA-256');
+is($req->{p}{sum}, $sum, 'sum parameter: XXH3-64 of the file');
 is($req->{p}{epoch}, 0, 'epoch 0 before any master');
 ok(abs($req->{p}{ts} - time) < 5, 'ts is now');
 ok(!exists $req->{p}{n}, 'no n without --replicas');

@@ -73,6 +73,7 @@ like($dep, qr/(^|, )\Q$abi\E(,|$)/, "module Depends on the installed nginx's $ab
 like($dep, qr/\blibhiredis0\.14\b/, 'module Depends on libhiredis0.14');
 like($dep, qr/\blibcurl4\b/, 'module Depends on libcurl4');
 like($dep, qr/\blibssl3\b/, 'module Depends on libssl3');
+like($dep, qr/\blibxxhash0\b/, 'module Depends on libxxhash0');
 is(field($mod, 'Package'), 'libnginx-mod-http-fsdfs', 'module package name');
 
 my $c = contents($mod);
@@ -96,7 +97,7 @@ like(control_file($mod, 'prerm'), qr/\.removed/, 'prerm keeps a .removed link (d
 
 $dep = field($pkg, 'Depends');
 like($dep, qr/\b$_\b/, "fsdfs Depends on $_")
-    for qw(adduser libhiredis0\.14 libcurl4 libssl3 libpcre2-8-0 libc6);
+    for qw(adduser libhiredis0\.14 libcurl4 libssl3 libxxhash0 libpcre2-8-0 libc6);
 $c = contents($pkg);
 for my $f (qw(/usr/sbin/fsdfsd /usr/bin/fsdfs)) {
     like($c->{$f}{mode} // '', qr/^-rwxr-xr-x$/, "$f, mode 0755");

@@ -15,7 +15,7 @@
 
 #include "ngx_http_fsdfs_module.h"
 
-#include <openssl/evp.h>
+#include "fsdfs_sum.h"
 
 
 typedef struct {
@@ -62,21 +62,20 @@ ngx_http_fsdfs_put_fail(ngx_http_fsdfs_put_t *p, ngx_uint_t status,
 }
 
 
-/* Copies the body to fd while hashing it; NGX_OK if size and sum match. */
+/* Copies the body to fd while summing it; NGX_OK if size and sum match. */
 static ngx_int_t
 ngx_http_fsdfs_put_copy(ngx_http_fsdfs_put_t *p, int fd)
 {
-    int             i;
     ssize_t         n, w;
     size_t          done;
     off_t           off;
+    u_char         *data;
     uint64_t        sum, total;
-    EVP_MD_CTX     *md;
-    unsigned char   buf[65536], digest[EVP_MAX_MD_SIZE];
+    fsdfs_sum_t    *s;
+    unsigned char   buf[65536];
 
-    md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
+    s = fsdfs_sum_new();
+    if (s == NULL) {
         ngx_http_fsdfs_put_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                 "out of memory", NULL);
         return NGX_ERROR;
@@ -87,10 +86,11 @@ ngx_http_fsdfs_put_copy(ngx_http_fsdfs_put_t *p, int fd)
 
     for ( ;; ) {
         if (p->body_fd == -1) {
+            data = p->mem + off;
             n = ngx_min(p->mem_len - (size_t) off, sizeof(buf));
-            ngx_memcpy(buf, p->mem + off, n);
 
         } else {
+            data = buf;
             n = pread(p->body_fd, buf, sizeof(buf), off);
         }
 
@@ -110,7 +110,7 @@ ngx_http_fsdfs_put_copy(ngx_http_fsdfs_put_t *p, int fd)
         }
 
         for (done = 0; done < (size_t) n; done += w) {
-            w = write(fd, buf + done, n - done);
+            w = write(fd, data + done, n - done);
             if (w < 0) {
                 if (ngx_errno == NGX_EINTR) {
                     w = 0;
@@ -120,38 +120,26 @@ ngx_http_fsdfs_put_copy(ngx_http_fsdfs_put_t *p, int fd)
                                            ? NGX_HTTP_INSUFFICIENT_STORAGE
                                            : NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         "write failed", strerror(ngx_errno));
-                EVP_MD_CTX_free(md);
+                fsdfs_sum_free(s);
                 return NGX_ERROR;
             }
         }
 
-        (void) EVP_DigestUpdate(md, buf, n);
+        fsdfs_sum_add(s, data, n);
     }
+
+    sum = fsdfs_sum_value(s);
+    fsdfs_sum_free(s);
 
     if (n < 0) {
         ngx_http_fsdfs_put_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                 "reading the body failed", strerror(ngx_errno));
-        EVP_MD_CTX_free(md);
         return NGX_ERROR;
     }
 
     if (total != p->cmd->size) {
         ngx_http_fsdfs_put_fail(p, NGX_HTTP_CONFLICT, "size mismatch", NULL);
-        EVP_MD_CTX_free(md);
         return NGX_ERROR;
-    }
-
-    if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-        ngx_http_fsdfs_put_fail(p, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "sha-256 failed", NULL);
-        EVP_MD_CTX_free(md);
-        return NGX_ERROR;
-    }
-
-    EVP_MD_CTX_free(md);
-
-    for (sum = 0, i = 0; i < 8; i++) {
-        sum = (sum << 8) | digest[i];
     }
 
     if (sum != p->cmd->sum) {

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "${FSDFS_BUILD:-build}/tests/unit_sum"
