@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# Redis goes away for 5 s, longer than dead_after (3 s) and than the
+# Redis goes away for 8 s, longer than dead_after (6 s) and than the
 # nodes' alive keys live: a Redis outage is not node death. Two nodes,
 # N=2, eight files; Redis is stopped (its data saved) and started again.
 # While Redis is down fsdfsd can read nothing, so no node changes
@@ -28,7 +28,9 @@ for my $i (0 .. $#paths) {
     my $out = put_file($paths[$i], blob($i + 1, 4096), '--node', $n[$i % 2]{name});
     is($? >> 8, 0, "put $paths[$i]") or diag($out);
 }
-my $m = start_fsdfsd(dead_after => '3s');
+# dead_after runs from the end of the outage: the nodes' reconnect backoff
+# (up to 2 s) and heartbeat tick (1 s) come out of it, twice over
+my $m = start_fsdfsd(dead_after => '6s');
 ok(wait_kn(sub { ($_[0]{files} // 0) == 8 && ($_[0]{min_kn} // -1) >= 0 }, 40, @paths),
    'eight files at N=2');
 ok(wait_for(sub { (stats()->{nodes_live} // 0) == 2 }, 20), 'fsdfsd sees two live nodes');
@@ -36,7 +38,7 @@ ok(wait_for(sub { (stats()->{nodes_live} // 0) == 2 }, 20), 'fsdfsd sees two liv
 # the log from here on is the outage's
 my $mark = length fsdfsd_log($m);
 stop_redis(undef, save => 1);
-sleep 5;
+sleep 8;
 restart_redis();
 
 ok(nodes_up(30, @n), 'both nodes heartbeat again');
