@@ -146,12 +146,12 @@ diag("$one through b: hops @{$r->{hops}}");
 my $missing = '/music/se/never-put.mp3';
 is(follow($n[1]{port}, $missing, 2)->{status}, 404, 'b: an unknown path is 404 (index lookup)');
 
-# The failover, under a loop of GETs through both nodes (20 s at most).
+# The failover, under a loop of GETs through both nodes (30 s at most).
 my (%count, @bad_at, $t_kill, $t_promoted, $t_alive, $t_redirect);
 my $t0 = time;
 my $ids = node_ids($master);
 my @ids = map { $ids->{$_->{name}} } @n;
-my $end = $t0 + 20;
+my $end = $t0 + 30;
 my $i = 0;
 while (time < $end) {
     my $path = (sort keys %files)[$i % keys %files];
@@ -192,7 +192,10 @@ my $last_bad = @bad_at ? $bad_at[-1][0] : $t_kill;
 my @not503 = grep { $_->[1] ne '503' } @bad_at;
 is(scalar(@not503), 0, 'the only errors during the failover are 503s')
     or diag(join "\n", map { sprintf '%.2f %s %s via %s', $_->[0] - $t_kill, @$_[1 .. 3] } @not503[0 .. ($#not503 < 9 ? $#not503 : 9)]);
-ok(!$t_alive || $last_bad <= $t_alive + 3, 'no error later than 3 s after the nodes are back');
+# worker 0 writes the alive keys; the other worker may still be in its
+# reconnect backoff (2 s) then, longer on a slow machine
+my $grace = $ENV{FSDFS_ASAN} ? 8 : 5;
+ok(!$t_alive || $last_bad <= $t_alive + $grace, "no error later than $grace s after the nodes are back");
 diag(sprintf 'failover: promoted %.2fs, alive on new master %.2fs, lookups %.2fs after SIGKILL; '
              . '%d GETs, %d not 200 (%s), last one %.2fs after the kill',
      map({ defined $_ ? $_ - $t_kill : -1 } $t_promoted, $t_alive, $t_redirect),
@@ -201,7 +204,7 @@ diag(sprintf 'failover: promoted %.2fs, alive on new master %.2fs, lookups %.2fs
 cmp_ok(scalar(@bad_at), '<=', $total / 2, 'most GETs answered during the failover');
 
 for my $nd (@n) {
-    ok(wait_for(sub { log_of($nd) =~ /redis master for "$name" is now 127\.0\.0\.1:$replica\b/ }, 5),
+    ok(wait_for(sub { log_of($nd) =~ /redis master for "$name" is now 127\.0\.0\.1:$replica\b/ }, 10),
        "$nd->{name} logs the switch to $replica");
 }
 ok(wait_for(sub { fsdfsd_log($m1) =~ /redis master for "$name" is now 127\.0\.0\.1:$replica\b/ }, 20),
