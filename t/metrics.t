@@ -202,23 +202,27 @@ ok(exists $byid{$aid}{pulls}, 'node table: pulls');
 ok($byid{$bid}{self} && !$byid{$aid}{self}, 'node table: self marked');
 ok($byid{$aid}{alive}, 'node table: alive');
 
-# the cluster's figures, as fsdfsd would publish them
+# the cluster's figures, as fsdfsd would publish them; a node reads the
+# two hashes with two commands, so both are waited for
 my $now_ms = int(time * 1000);
+redis_cli('HSET', 'fsdfs:kn', -1 => 3, 0 => 7, 1 => 2, -2 => 1);
 redis_cli('HSET', 'fsdfs:stats', files => 12, bytes => 345678, copy_bytes => 700000,
           min_kn => -1, under => 3, lost => 1, pulls_inflight => 2, pulls_done => 40,
           pulls_failed => 1, drops_done => 5, drops_failed => 0, plan_usec => 1500,
           master => "m\"1\\", epoch => 7, updated => $now_ms, nodes_live => 2);
-redis_cli('HSET', 'fsdfs:kn', -1 => 3, 0 => 7, 1 => 2, -2 => 1);
 for my $n ($a, $b) {
-    ok(wait_for(sub { my $j = status_json($n); $j && $j->{cluster}{stats} }, 4),
-       "$n->{name}: cluster figures read");
+    ok(wait_for(sub {
+        my $j = status_json($n);
+        $j && $j->{cluster}{stats} && keys %{$j->{cluster}{kn} // {}} == 4;
+    }, 8), "$n->{name}: cluster figures read");
 }
 my $c = status_json($b)->{cluster};
 is_deeply([@{$c->{stats}}{qw(files bytes min_kn under lost pulls_inflight epoch master updated)}],
           [12, 345678, -1, 3, 1, 2, 7, "m\"1\\", $now_ms], 'json: cluster stats')
     or diag(explain $c);
 is_deeply($c->{kn}, { -2 => 1, -1 => 3, 0 => 7, 1 => 2 }, 'json: K-N histogram');
-cmp_ok($c->{age}, '<=', 2, 'json: figures fresh');
+# read every second; a slow machine may be late a second or two
+cmp_ok($c->{age}, '<=', 4, 'json: figures fresh');
 
 # Prometheus
 $r = http($a->{port}, 'GET', '/_fsdfs/status?format=prometheus');
@@ -275,7 +279,7 @@ SKIP: {
 
 # the master goes away: its figures go with it
 redis_cli('DEL', 'fsdfs:stats', 'fsdfs:kn');
-ok(wait_for(sub { my $j = status_json($a); $j && !$j->{cluster}{stats} && !%{$j->{cluster}{kn}} }, 4),
+ok(wait_for(sub { my $j = status_json($a); $j && !$j->{cluster}{stats} && !%{$j->{cluster}{kn}} }, 8),
    'json: figures gone when the keys are');
 ($fam, $err) = parse_prometheus(http($a->{port}, 'GET', '/_fsdfs/status?format=prometheus')->{body});
 ok(!@$err && !$fam->{fsdfs_cluster_files} && !$fam->{fsdfs_cluster_kn_files},
