@@ -49,7 +49,10 @@ for my $p (sort keys %files) {
     is($? >> 8, 0, "put $p on a") or diag($out);
 }
 
-my $m = start_fsdfsd(retry_after => '1s');
+# a failed pull's target comes back after 1 s, its bad source after
+# retry_after: 4 s keeps a slow planner from reaching a (bad, or given the
+# file back) before c's retry
+my $m = start_fsdfsd(retry_after => '4s');
 my %id = (a => node_id('a'), b => node_id('b'));
 ok(wait_for(sub { !grep { holders($_) != 2 } keys %files }, 30),
    'fsdfsd copies every file to b')
@@ -121,8 +124,8 @@ is(show(@s), 'pull to c from a; pulled to c from a',
 
 @s = story($bad);
 my @c = to_c(@s);
-like(show(@c[0, 1]), qr/^pull to c from a; fail to c from a \(checksum mismatch \(409\b.*source avoided for 1000 ms\)$/,
-     'bad.mp3: the first pull to c is from a and fails with 409, a avoided 1 s (retry_after)')
+like(show(@c[0, 1]), qr/^pull to c from a; fail to c from a \(checksum mismatch \(409\b.*source avoided for 4000 ms\)$/,
+     'bad.mp3: the first pull to c is from a and fails with 409, a avoided 4 s (retry_after)')
     or diag(show(@s));
 is(show(@c[2 .. $#c]), 'pull to c from b; pulled to c from b',
    'bad.mp3: the retry takes the other holder, b, and succeeds')
