@@ -109,10 +109,12 @@ is("@names_c", '', 'no record names c');
 my @short = grep { @{$all->{$_}} < 2 } sort keys %$all;
 is("@short", '', 'every file has K >= 2 on the others');
 is(scalar(keys %$all), scalar(keys %files), 'every file still indexed');
-ok(wait_for(sub { !grep { $files{$_} } keys %{disk_files($c)} }, 5),
+ok(wait_for(sub { !grep { $files{$_} } keys %{disk_files($c)} }, 10),
    "c's disk holds none of the files")
     or diag(explain disk_files($c));
-like(fsdfsd_log($m2), qr/node $cid \(c\) drained: empty/, 'the master said so');
+# the master logs it after the HSET that `drain --wait` ended on
+ok(wait_for(sub { fsdfsd_log($m2) =~ /node $cid \(c\) drained: empty/ }, 5), 'the master said so')
+    or diag(fsdfsd_tail($m2));
 for my $path (@only_c) {
     like(fsdfsd_log($m2), qr/pull \Q$path\E to \d+ from $cid\b/,
          "$path, only on c, was copied from c");
@@ -140,7 +142,7 @@ is($? >> 8, 0, 'drain c --cancel: exit 0') or diag($out);
 like($out, qr/cancelled/, 'it says so');
 ok(!rcmd('HEXISTS', 'fsdfs:drain', $cid), 'fsdfs:drain no longer lists c');
 unlike(fsdfs('nodes'), qr/^\s*$cid\s+c\s+\S+\s+draining\b/m, 'fsdfs nodes: c not draining');
-ok(wait_for(sub { like_log($m2, qr/node $cid \(c\) no longer drains/) }, 5),
+ok(wait_for(sub { like_log($m2, qr/node $cid \(c\) no longer drains/) }, 10),
    'the master took it back');
 ok(wait_for(sub { grep { grep { $_ == $cid } @{$_} } values %{all_records()} }, 20),
    'c takes copies again (the quotas fill)');
