@@ -125,7 +125,7 @@ my $t0 = time;
 $r = cmd($a, $secret, 'pull', [path => '/music/y.mp3', from => 50, size => 1000, sum => sum64('y' x 1000)]);
 my $took = time - $t0;
 is($r->{status}, 504, 'source stalled: 504');
-ok($took >= 1.5 && $took < 5, sprintf('504 after the 2 s pull timeout (%.1f s)', $took));
+ok($took >= 1.5 && $took < 10, sprintf('504 after the 2 s pull timeout (%.1f s)', $took));
 no_temp('502 and 504');
 
 # a different file in the way
@@ -146,7 +146,7 @@ is($r->{status}, 429, 'over fsdfs_pull_concurrency: 429');
 is($r->{headers}{'retry-after'}, 1, '429: Retry-After');
 my $first = do { local $/; <$bg> } // '';
 like($first, qr{^HTTP/1.1 504}, 'the running one ends in 504');
-ok(wait_for(sub { (status_json($a)->{node}{pulls} // 1) == 0 }, 2), 'no pull running');
+ok(wait_for(sub { (status_json($a)->{node}{pulls} // 1) == 0 }, 5), 'no pull running');
 $r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
 is($r->{status}, 200, 'then a pull runs again: 200');
 no_temp('429');
@@ -158,7 +158,10 @@ ok(wait_for(sub { (status_json($a)->{node}{pulls} // 0) == 1 }, 2), 'a pull runn
 ok(reload($a), 'reload while it runs');
 $first = do { local $/; <$bg> } // '';
 like($first, qr{^HTTP/1.1 504}, 'the pull still got its answer (504)');
-is(status_json($a)->{node}{pulls}, 0, 'no pull slot lost over the reload');
+# as above, the slot may come back a moment after the answer
+ok(wait_for(sub { (status_json($a)->{node}{pulls} // 1) == 0 }, 5),
+   'no pull slot lost over the reload')
+    or diag('pulls: ' . (status_json($a)->{node}{pulls} // 'none'));
 unlink "$a->{root}/music/y.mp3";
 $r = cmd($a, $secret, 'pull', [@y, size => 1000, sum => sum64('y' x 1000)]);
 is($r->{status}, 200, 'after the reload a pull runs: 200');

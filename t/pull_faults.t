@@ -138,7 +138,7 @@ my $t0 = time;
 $r = cmd($a, $secret, 'pull', [path => '/f/stall.mp3', from => 63, @sum]);
 my $took = time - $t0;
 is($r->{status}, 504, 'stall mid-body: 504') or diag($r->{body});
-ok($took >= 1.5 && $took < 8, sprintf('504 after the 2 s pull timeout (%.1f s)', $took));
+ok($took >= 1.5 && $took < 16, sprintf('504 after the 2 s pull timeout (%.1f s)', $took));
 nothing_left('stall', $a, '/f/stall.mp3');
 one_line('stall', $a, '/f/stall.mp3', qr/\[warn\].*504/);
 is(status_json($a)->{node}{pulls}, 0, 'no pull slot held after the faults');
