@@ -20,14 +20,14 @@ write_file(tmp() . '/node-alpha/data/m/y/z.ogg', 'z' x 24);
 my $n = start_node(name => 'alpha', http => 'fsdfs_quota 10m;');
 my $m = start_node(name => 'beta');
 
-ok(wait_for(sub { node_id('alpha') && node_id('beta') }, 3), 'both registered within 3 s');
+ok(wait_for(sub { node_id('alpha') && node_id('beta') }, 6), 'both registered within 6 s');
 my ($id, $mid) = (node_id('alpha'), node_id('beta'));
 like($id, qr/^[1-9]\d*$/, "alpha has id $id");
 isnt($id, $mid, "beta has another id ($mid)");
 is(redis_cli('GET', 'fsdfs:node_seq'), 2, 'ids come from fsdfs:node_seq');
 is(redis_cli('HLEN', 'fsdfs:nodes'), 2, 'fsdfs:nodes: one entry per node');
 
-ok(wait_for(sub { redis_cli('HGET', "fsdfs:node:$id", 'name') }, 3),
+ok(wait_for(sub { redis_cli('HGET', "fsdfs:node:$id", 'name') }, 6),
    'first heartbeat written');
 my %h = split /\n/, redis_cli('HGETALL', "fsdfs:node:$id");
 is($h{name}, 'alpha', 'node hash: name');
@@ -40,7 +40,7 @@ cmp_ok(abs(($h{ts} // 0) - time * 1000), '<', 5000, 'ts is unix ms, now');
 ok(wait_for(sub {
     my %x = split /\n/, redis_cli('HGETALL', "fsdfs:node:$id");
     ($x{files} // -1) == 2 && ($x{used} // -1) >= 1024
-}, 3), 'disk figures from the data root (2 files, >= 1024 bytes)')
+}, 6), 'disk figures from the data root (2 files, >= 1024 bytes)')
     or diag(redis_cli('HGETALL', "fsdfs:node:$id"));
 cmp_ok((split /\n/, redis_cli('HGET', "fsdfs:node:$id", 'free'))[0], '>', 0, 'free > 0');
 
@@ -49,24 +49,34 @@ ok($pttl > 0 && $pttl <= 3000, "alive key has a TTL of at most 3 s ($pttl ms)");
 my $ts = (split /\n/, redis_cli('HGET', "fsdfs:node:$id", 'ts'))[0];
 ok(wait_for(sub { (split /\n/, redis_cli('HGET', "fsdfs:node:$id", 'ts'))[0] > $ts }, 2.5),
    'ts refreshed within ~1 s');
-my $min = 3000;
-for (1 .. 30) {
-    my $t = redis_cli('PTTL', "fsdfs:alive:$id");
+# The median gap between the heartbeats seen, not the lowest TTL: one beat
+# a busy machine runs late must not fail it, a beat every 2 s still does.
+my ($min, %beats) = (3000);
+my $end = time + 5;
+while (time < $end) {
+    my $t = rcmd('PTTL', "fsdfs:alive:$id") // -2;
     $min = $t if $t < $min;
+    my $beat = rcmd('HGET', "fsdfs:node:$id", 'ts') // '';
+    $beats{$beat} = 1 if $beat =~ /^\d+$/;
     sleep 0.1;
 }
-cmp_ok($min, '>', 1000, "alive TTL refreshed every second (lowest seen over 3 s: $min ms)");
+my @ts = sort { $a <=> $b } keys %beats;
+my @gaps = sort { $a <=> $b } map { $ts[$_] - $ts[$_ - 1] } 1 .. $#ts;
+my $gap = @gaps ? $gaps[$#gaps / 2] : 'none';
+ok(@gaps >= 3 && $gap <= 1500,
+   "alive TTL refreshed every second (median gap $gap ms over @{[scalar @gaps]} gaps, lowest TTL $min ms)");
+cmp_ok($min, '>', 0, 'the alive key never lapsed meanwhile');
 
 # the node table: every node sees the other, with url and liveness
 ok(wait_for(sub {
     my $j = status_json($n) or return 0;
     grep { $_->{id} == $mid && $_->{alive} && $_->{url} eq $m->{url} } @{$j->{nodes} // []}
-}, 3), 'alpha sees beta alive with its url');
+}, 6), 'alpha sees beta alive with its url');
 
 # ids are stable across restart; the node re-registers nothing
 stop_node($n);
 $n = start_node(name => 'alpha', port => $n->{port}, http => 'fsdfs_quota 10m;');
-ok(wait_for(sub { redis_cli('EXISTS', "fsdfs:alive:$id") }, 3), 'alpha alive again');
+ok(wait_for(sub { redis_cli('EXISTS', "fsdfs:alive:$id") }, 6), 'alpha alive again');
 is(node_id('alpha'), $id, 'same id after restart');
 is(redis_cli('HLEN', 'fsdfs:nodes'), 2, 'no duplicate registration');
 is(redis_cli('GET', 'fsdfs:node_seq'), 2, 'node_seq not bumped');
@@ -82,7 +92,7 @@ ok(wait_for(sub { (split /\n/, redis_cli('HGET', "fsdfs:node:$id", 'ts'))[0] > $
 # killed: the alive key expires by itself (3 s), others mark it dead
 kill_node($m);
 my $t0 = time;
-ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:$mid") }, 4.5),
+ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:$mid") }, 9),
    'beta killed: alive key expires');
 cmp_ok(time - $t0, '>', 1, sprintf('not before its TTL (%.1f s)', time - $t0));
 ok(wait_for(sub {
@@ -92,7 +102,7 @@ ok(wait_for(sub {
 
 # a new node name gets the next id
 my $g = start_node(name => 'gamma');
-ok(wait_for(sub { node_id('gamma') }, 3), 'gamma registered');
+ok(wait_for(sub { node_id('gamma') }, 6), 'gamma registered');
 is(node_id('gamma'), 3, 'gamma gets id 3');
 
 finish();
