@@ -81,7 +81,7 @@ is($st->{counters}{redirects} // 0, 0, 'no redirects in proxy mode');
 
 # holder dead: 503 (nothing to proxy to)
 stop_node($b);
-ok(wait_for(sub { http($a->{port}, 'GET', '/m/p.mp3')->{status} == 503 }, 6),
+ok(wait_for(sub { http($a->{port}, 'GET', '/m/p.mp3')->{status} == 503 }, 12),
    'holder stopped: 503');
 like(http($a->{port}, 'GET', '/m/p.mp3')->{headers}{'retry-after'} // '', qr/^[1-9]\d*$/,
      '  with Retry-After');

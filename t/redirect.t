@@ -133,7 +133,7 @@ for my $i (0 .. $#corrupt) {
     $r = http($a->{port}, 'GET', $p);
     is($r->{status}, 404, "corrupt record \"$corrupt[$i]\": 404");
 }
-ok(wait_for(sub { log_of($a) =~ /corrupt.*\/m\/bad0\.mp3/ }, 2),
+ok(wait_for(sub { log_of($a) =~ /corrupt.*\/m\/bad0\.mp3/ }, 5),
    'corrupt record logged with its path');
 is(http($a->{port}, 'GET', '/m/b1.mp3')->{status}, 302, 'lookups still work after corrupt records');
 
@@ -176,14 +176,14 @@ my ($gone, $left) = $first =~ /:\Q$b->{port}\E\// ? ($b, $c) : ($c, $b);
 stop_node($gone);
 ok(wait_for(sub {
     (http($a->{port}, 'GET', $p2)->{headers}{location} // '') =~ /^\Q$left->{url}\E\//
-}, 6), "$gone->{name} stopped: redirected to $left->{name} instead")
+}, 12), "$gone->{name} stopped: redirected to $left->{name} instead")
     or diag(explain(http($a->{port}, 'GET', $p2)->{headers}),
             http($a->{port}, 'GET', '/_fsdfs/status')->{body});
-ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:" . node_id($gone->{name})) }, 5),
+ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:" . node_id($gone->{name})) }, 10),
    "$gone->{name}'s alive key is gone");
 
 kill_node($left);
-ok(wait_for(sub { http($a->{port}, 'GET', $p2)->{status} == 503 }, 7),
+ok(wait_for(sub { http($a->{port}, 'GET', $p2)->{status} == 503 }, 14),
    "$left->{name} killed: no live holder, 503");
 $r = http($a->{port}, 'GET', $p2);
 is($r->{status}, 503, 'still 503');
