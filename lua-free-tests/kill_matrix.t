@@ -29,7 +29,7 @@
 # the cache, the rest get 503"), from the kill until one node-table
 # refresh after every node has beaten again; a node just started ("until
 # a worker has read the node table ... misses answer 503"), until it sees
-# every node alive. No file is lost (every
+# every node alive and one table refresh after. No file is lost (every
 # file put so far has a holder in the index, every holder the index names
 # has the file on disk, and every file answers 200 with its bytes through
 # every node); the cluster converges to min(K-N) >= 0. A table of the
@@ -321,9 +321,10 @@ sub phase {
     my ($label, $kill) = @_;
     my @new = put_batch($label);
     my $w = wrk_start($label, $wrk_s);
-    sleep 0.5;
+    # sampled at once: after a slow put batch, little of the replication
+    # may be left
     my $inflight = 0;
-    ok(wait_for(sub { $inflight = stats()->{pulls_inflight} // 0; $inflight > 0 }, 5),
+    ok(wait_for(sub { $inflight = stats()->{pulls_inflight} // 0; $inflight > 0 }, 10),
        "$label: replication is running ($inflight pulls in flight)")
         or diag(cluster_diag(@new));
     my $t_kill = time;
@@ -420,7 +421,9 @@ phase('master', sub {
         (grep { $_->{alive} } @{$j->{nodes} // []}) == @n;
     }, 15);
     ok($ready, 'master: b is back and sees every node alive');
-    return ({ node => 'b', from => $t_start, to => time });
+    # the status came from one worker: the other reads its table within
+    # a second (plus slack for a busy machine), as in the redis phase
+    return ({ node => 'b', from => $t_start, to => time + 1.5 });
 });
 
 # 3. The leading fsdfsd.
