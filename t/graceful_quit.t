@@ -30,18 +30,24 @@ my @n = map { start_node(name => $_, commands => 1, workers => 1, redis_opts => 
 ok(nodes_up(10, @n), 'a and b up');
 (my $secret = slurp(secret_file())) =~ s/\n//;
 
-# Sends $req to $node with Redis frozen, SIGQUITs the node, thaws Redis
-# and returns the answer's head.
+sub counter { (status_json($_[0]) // {})->{counters}{$_[1]} // 0 }
+
+# Sends $req to $node with Redis frozen, SIGQUITs the node once the
+# request is in ($counter, which it bumps, went up), thaws Redis once the
+# node has shut its port, and returns the answer's head.
 sub quit_during {
-    my ($node, $req) = @_;
+    my ($node, $req, $counter) = @_;
+    my $before = counter($node, $counter);
     freeze_redis();
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$node->{port}", Timeout => 5)
         or die "connect: $!";
     print $s $req;
-    sleep 0.3;
+    ok(wait_for(sub { counter($node, $counter) > $before }, 10),
+       "$node->{name}: the request is in ($counter)");
     my ($master) = slurp("$node->{prefix}/nginx.pid") =~ /(\d+)/;
     kill 'QUIT', $master;
-    sleep 0.3;
+    ok(wait_for(sub { !FsdfsTest::port_open($node->{port}) }, 10),
+       "$node->{name}: quitting, its port shut");
     thaw_redis();
     my $head = '';
     while (defined(my $l = <$s>)) { $head .= $l; last if $l eq "\r\n" }
@@ -56,12 +62,12 @@ my $body = blob(1, 5000);
 my $q = sign_cmd($secret, 'PUT', '/_fsdfs/put',
                  [path => '/q/put.mp3', size => length $body, sum => sum64($body)]);
 my $head = quit_during($n[0], "PUT /_fsdfs/put?$q HTTP/1.1\r\nHost: x\r\n"
-                              . 'Content-Length: ' . length($body) . "\r\n\r\n$body");
+                              . 'Content-Length: ' . length($body) . "\r\n\r\n$body", 'commands');
 like($head, qr{^HTTP/1\.1 201}, 'a: the put waiting on Redis is answered 201')
     or diag("answer: '$head'");
 ok(defined record_of('/q/put.mp3'), 'a: the file is indexed');
 
-$head = quit_during($n[1], "GET /q/none.mp3 HTTP/1.1\r\nHost: x\r\n\r\n");
+$head = quit_during($n[1], "GET /q/none.mp3 HTTP/1.1\r\nHost: x\r\n\r\n", 'cache_misses');
 like($head, qr{^HTTP/1\.1 404}, 'b: the miss waiting on Redis is answered 404')
     or diag("answer: '$head'");
 
