@@ -14,7 +14,13 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 my $redis = start_redis();
-my @n = map { start_node(name => $_) } qw(a b c);
+# one at a time: ids follow registration, and the rendezvous checks below
+# see the same ids (a 1, b 2, c 3) on every run
+my @n;
+for my $name (qw(a b c)) {
+    push @n, start_node(name => $name);
+    wait_for(sub { node_id($name) }, 10);
+}
 ok(wait_for(sub { redis_cli('HLEN', 'fsdfs:nodes') == 3 }, 5), '3 nodes registered');
 fsdfs('init', '--buckets', '256');
 
@@ -38,7 +44,7 @@ ok(wait_for(sub {
         $ok &&= 3 == grep { $_->{alive} && $_->{url} } @{$j->{nodes} // []};
     }
     $ok;
-}, 5), 'every node sees 3 live nodes');
+}, 10), 'every node sees 3 live nodes');
 sleep 1.1;   # and every worker's copy of the table is fresh
 
 sub all_answer {
@@ -83,12 +89,12 @@ ok(!grep({ keys %{$per_from{$_}} < 2 } keys %per_from),
 # a node dies: what it shared answers through the survivors; what only it had is 503
 kill_node($n[2]);
 my $cid = node_id('c');
-ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:$cid") }, 5),
+ok(wait_for(sub { !redis_cli('EXISTS', "fsdfs:alive:$cid") }, 10),
    'c is no longer alive once its alive key expires');
 ok(wait_for(sub {
     my $j = status_json($n[0]) or return 0;
     !grep { $_->{id} == $cid && $_->{alive} } @{$j->{nodes} // []}
-}, 3), 'a sees c dead');
+}, 6), 'a sees c dead');
 sleep 1.1;
 delete $files{$_} for grep { "@{$copies{$_}}" eq 'c' } keys %copies;
 all_answer('c dead', @n[0, 1]);
