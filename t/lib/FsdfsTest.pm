@@ -64,8 +64,33 @@ sub slurp {
     return $s // '';
 }
 
-# A port the kernel just gave us on 127.0.0.1 (bind 0, read it back).
+# A free port on 127.0.0.1 for a server to bind later (checked by binding
+# it here). Outside the kernel's ephemeral range (ip_local_port_range),
+# from 20000 up: until the server binds, the source port of any outgoing
+# connection, this test's or another's, could take a port from inside it.
+# At random, never twice in this process; the kernel's pick (bind 0) when
+# the range leaves too little room.
+my %ports_given;
 sub free_port {
+    my ($lo, $hi) = split ' ', slurp('/proc/sys/net/ipv4/ip_local_port_range');
+    my @pool = grep { $_->[1] - $_->[0] >= 1000 }
+               [20000, ($lo // 32768) - 1], [($hi // 60999) + 1, 65535];
+    my $room = 0;
+    $room += $_->[1] - $_->[0] + 1 for @pool;
+    for (1 .. ($room ? 1000 : 0)) {
+        my ($n, $port) = (int rand $room);
+        for (@pool) {
+            my $size = $_->[1] - $_->[0] + 1;
+            if ($n < $size) { $port = $_->[0] + $n; last }
+            $n -= $size;
+        }
+        next if $ports_given{$port};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                      Proto => 'tcp', Listen => 1) or next;
+        close $s;
+        $ports_given{$port} = 1;
+        return $port;
+    }
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Proto => 'tcp', Listen => 1)
         or die "no free port: $!";
