@@ -211,8 +211,8 @@ ngx_http_fsdfs_pull_write(char *ptr, size_t size, size_t nmemb, void *data)
 
     p->got += len;
 
-    /* a large piece goes to the file from curl's buffer: copying it into
-     * ours first cost a pulling node a tenth of its CPU */
+    /* a large piece goes to the file from curl's buffer, sparing a copy
+     * of most bytes; only small pieces are worth gathering */
     if (len >= NGX_HTTP_FSDFS_PULL_DIRECT) {
         if (ngx_http_fsdfs_pull_flush(p) != NGX_OK
             || ngx_http_fsdfs_pull_out(p, (u_char *) ptr, len) != NGX_OK)
