@@ -10,8 +10,8 @@
 # only room left) runs for seconds; then /slow/5: with a and b full, the
 # master evicts a surplus /fast/ copy to make room for it. While that
 # pull is in flight and that eviction waits for its drop, m1 is SIGKILLed,
-# and two bad entries are written into the journal by hand (garbage, and
-# one naming a node that does not exist).
+# and four bad entries are written into the journal by hand (garbage,
+# one naming a node that does not exist, a bad path, one too long).
 #
 # Proves: the journal named the pull and the eviction's drop while they
 # were in flight; m2 takes over, logs each entry it settles, removes the
@@ -97,6 +97,8 @@ note("journal when m1 was killed:\n" . join "\n", map { "  $_ => $j->{$_}" } @be
 rcmd('HSET', 'fsdfs:inflight', 'garbage here', 'x');
 rcmd('HSET', 'fsdfs:inflight', 'pull 999 /fast/1.mp3', 'x');
 rcmd('HSET', 'fsdfs:inflight', 'drop 1 ../etc/passwd', 'x');
+# longer than any entry: logged by its start, the whole field removed
+rcmd('HSET', 'fsdfs:inflight', 'drop 1 /' . ('l' x 1100), 'x');
 
 ok(wait_for(sub { fsdfsd_log($m2) =~ /leading, epoch \d+/ }, 15), 'm1 killed: m2 leads')
     or diag(fsdfsd_tail($m2));
@@ -111,6 +113,8 @@ like($log, qr/journal: "pull 999 \/fast\/1\.mp3": node 999 is unknown: removed/,
      'an entry naming an unknown node: logged and removed');
 like($log, qr/journal: corrupt entry "drop 1 \.\.\/etc\/passwd" \(.*\): removed/,
      'an entry with a bad path: logged and removed');
+like($log, qr/journal: corrupt entry "drop 1 \/l{56}" \(too long or binary\): removed/,
+     'an entry too long: logged by its start');
 
 my @extra;
 ok(wait_for(sub {

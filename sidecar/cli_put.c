@@ -515,7 +515,7 @@ put_signed(put_t *p, FILE *body, long long epoch)
 static int
 put_run(cli_t *cli, put_t *p)
 {
-    int         rc;
+    int         rc, prc;
     FILE       *body;
     long long   epoch;
 
@@ -554,7 +554,9 @@ put_run(cli_t *cli, put_t *p)
         }
 
         p->tried[p->ntried++] = p->id;
-        if (put_pick(cli, p) != CLI_OK) {
+        prc = put_pick(cli, p);
+        if (prc != CLI_OK) {
+            rc = prc == CLI_NOREDIS ? prc : rc;     /* exit 3, not 4 */
             break;
         }
         fprintf(stderr, "fsdfs put: trying node %s instead\n", p->name);

@@ -41,7 +41,6 @@
 #define F_INQ          0x08    /* in the bucket queue */
 #define F_FAILED       0x10    /* may have failed (file, node) pairs */
 #define F_PARKED       0x20    /* on the parked list, see park() */
-#define F_EVICT        0x40    /* a copy is being evicted: out of the queue */
 
 #define PATH_OFF(r)    ((r) >> 16)
 #define PATH_LEN(r)    ((size_t) ((r) & 0xffff))
@@ -1541,7 +1540,6 @@ try_file(planner_t *p, uint32_t i, planner_move_t *m)
         if (vf->flags & F_INQ) {
             q_unlink(p, v, BUCKET(kn_of(p, vf)));
         }
-        vf->flags |= F_EVICT;
         d->dropping += vf->size;
         vf->refs++;
         m->reserved = f->size > vf->size ? f->size - vf->size : 0;
@@ -1612,7 +1610,6 @@ planner_dropped(planner_t *p, planner_move_t *m, int ok)
     m->evict_pending = 0;
     d->dropping -= m->evict_size;
     vf = F(p, m->evict);
-    vf->flags &= ~F_EVICT;
     if (!(vf->flags & (F_DELETED | F_INQ | F_PARKED | F_PULL))) {
         q_append(p, m->evict, BUCKET(kn_of(p, vf)));
     }

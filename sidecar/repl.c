@@ -188,8 +188,8 @@ struct repl_s {
 
 
 static void repl_drop_enqueue(repl_t *rp, repl_op_t *op);
-static void repl_node_queue(repl_t *rp, int kind, unsigned node,
-    const char *path, size_t plen, uint64_t sum);
+static repl_op_t *repl_node_queue(repl_t *rp, int kind, unsigned node,
+    const char *path, size_t plen, uint64_t sum, const char *jfield);
 static void repl_drop_queue(repl_t *rp, unsigned node, const char *path,
     size_t plen);
 static void repl_drain_copied(repl_t *rp, planner_file_t f);
@@ -882,7 +882,7 @@ repl_on_progress(void *ctx)
 static void
 repl_drop_queue(repl_t *rp, unsigned node, const char *path, size_t plen)
 {
-    repl_node_queue(rp, OP_DROP, node, path, plen, 0);
+    (void) repl_node_queue(rp, OP_DROP, node, path, plen, 0, NULL);
 }
 
 
@@ -891,17 +891,7 @@ static repl_op_t *
 repl_drop_queue_j(repl_t *rp, unsigned node, const char *path, size_t plen,
     const char *jfield)
 {
-    repl_op_t  *op;
-
-    repl_node_queue(rp, OP_DROP, node, path, plen, 0);
-    op = rp->drop_tail;
-    if (op && op->node == node && op->plen == plen
-        && memcmp(op->path, path, plen) == 0 && op->jfield == NULL)
-    {
-        op->jfield = strdup(jfield);
-        return op;
-    }
-    return NULL;
+    return repl_node_queue(rp, OP_DROP, node, path, plen, 0, jfield);
 }
 
 
@@ -912,24 +902,25 @@ static void
 repl_check_queue(repl_t *rp, unsigned node, const char *path, size_t plen,
     uint64_t sum)
 {
-    repl_node_queue(rp, OP_CHECK, node, path, plen, sum);
+    (void) repl_node_queue(rp, OP_CHECK, node, path, plen, sum, NULL);
 }
 
 
 /* Drops and checks share one queue, sent as drops_inflight allows. */
-static void
+static repl_op_t *
 repl_node_queue(repl_t *rp, int kind, unsigned node, const char *path,
-    size_t plen, uint64_t sum)
+    size_t plen, uint64_t sum, const char *jfield)
 {
-    repl_op_t  *op = repl_op_at(rp, kind, node, path, plen, NULL);
+    repl_op_t  *op = repl_op_at(rp, kind, node, path, plen, jfield);
 
     if (op == NULL) {
-        return;
+        return NULL;
     }
 
     op->sum = sum;
     op->due_ms = 0;
     repl_drop_enqueue(rp, op);
+    return op;
 }
 
 
@@ -1292,6 +1283,35 @@ repl_move_start(repl_t *rp, const planner_move_t *m, int64_t now)
 }
 
 
+/* A pulled copy whose holder entry is written (DONE, ALREADY) or whose
+ * file was deleted meanwhile (GONE): the move ends. ms < 0: recorded
+ * late, after a failed index update. */
+static void
+repl_pull_indexed(repl_t *rp, repl_op_t *op, index_result_t ir,
+    const char *path, size_t plen, const char *jp, long ms)
+{
+    if (ir == INDEX_GONE) {
+        fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
+                "dropping it", (int) plen, path, op->m.dst);
+        repl_drop_queue_j(rp, op->m.dst, path, plen, jp);
+        repl_move_end(rp, op, 0);
+        return;
+    }
+
+    if (ms < 0) {
+        fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u: recorded",
+                (int) plen, path, op->m.dst, op->m.src);
+    } else {
+        fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u (%ld ms)",
+                (int) plen, path, op->m.dst, op->m.src, ms);
+    }
+    rp->counters.pulls_done++;
+    repl_succeeded(rp, op->m.file, op->m.dst);
+    repl_drain_copied(rp, op->m.file);
+    repl_move_end(rp, op, 1);
+}
+
+
 /* Pulled copies whose holder entry could not be written yet. */
 static void
 repl_records_due(repl_t *rp, int64_t now)
@@ -1320,19 +1340,7 @@ repl_records_due(repl_t *rp, int64_t now)
         }
         *pp = op->qnext;
         op->qnext = NULL;
-        if (ir == INDEX_GONE) {
-            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
-                    "dropping it", (int) plen, path, op->m.dst);
-            repl_drop_queue_j(rp, op->m.dst, path, plen, jp);
-            repl_move_end(rp, op, 0);
-            continue;
-        }
-        fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u: recorded",
-                (int) plen, path, op->m.dst, op->m.src);
-        rp->counters.pulls_done++;
-        repl_succeeded(rp, op->m.file, op->m.dst);
-        repl_drain_copied(rp, op->m.file);
-        repl_move_end(rp, op, 1);
+        repl_pull_indexed(rp, op, ir, path, plen, jp, -1);
     }
 }
 
@@ -1590,20 +1598,8 @@ repl_pulled(repl_t *rp, repl_op_t *op, const executor_result_t *res,
     case EXECUTOR_OK:
         ir = index_holder_j(rp->r, rp->conf->prefix, rp->buckets, path, plen,
                             op->m.dst, 1, &j);
-        if (ir == INDEX_DONE || ir == INDEX_ALREADY) {
-            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u from %u (%ld ms)",
-                    (int) plen, path, op->m.dst, op->m.src, res->ms);
-            rp->counters.pulls_done++;
-            repl_succeeded(rp, f, op->m.dst);
-            repl_drain_copied(rp, f);
-            repl_move_end(rp, op, 1);
-            return;
-        }
-        if (ir == INDEX_GONE) {
-            fsd_log(FSD_LOG_INFO, "pulled %.*s to %u, but it was deleted: "
-                    "dropping it", (int) plen, path, op->m.dst);
-            repl_drop_queue_j(rp, op->m.dst, path, plen, jp);
-            repl_move_end(rp, op, 0);
+        if (ir != INDEX_ERROR) {
+            repl_pull_indexed(rp, op, ir, path, plen, jp, res->ms);
             return;
         }
         /* the copy is on the node: planned again it would go elsewhere
@@ -2005,13 +2001,14 @@ repl_settle_entry(repl_t *rp, const char *field, size_t flen)
     fsdfs_record_t   rec;
     redisReply      *rep;
     repl_op_t       *op;
+    size_t           shown = flen;
 
     if (flen >= sizeof(buf) || memchr(field, '\0', flen) != NULL) {
         bad = "too long or binary";
-        flen = flen < 64 ? flen : 64;
+        shown = flen < 64 ? flen : 64;
     }
-    memcpy(buf, field, flen);
-    buf[flen] = '\0';
+    memcpy(buf, field, shown);
+    buf[shown] = '\0';
 
     pull = strncmp(buf, "pull ", 5) == 0;
     if (bad == NULL && !pull && strncmp(buf, "drop ", 5) != 0) {
@@ -2034,7 +2031,13 @@ repl_settle_entry(repl_t *rp, const char *field, size_t flen)
     if (bad) {
         fsd_log(FSD_LOG_WARN, "journal: corrupt entry \"%s\" (%s): removed",
                 buf, bad);
-        repl_jdel_later(rp, buf);
+        if (shown == flen) {
+            repl_jdel_later(rp, buf);
+        } else {
+            /* buf is only its start: the field itself goes, binary-safe */
+            freeReplyObject(rds_cmd(rp->r, "HDEL %s %b", rp->jkey, field,
+                                    flen));
+        }
         return;
     }
 
